@@ -1,0 +1,53 @@
+"""The facade: state (validated) -> facts -> engine -> fired rules -> ranking -> Advice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .advice import Advice
+from .engine import Firing, engine_for
+from .facts import build_fact, effective_state
+from .playbook import Playbook, resolve_playbook
+from .ranking import rank
+from .ruleset import Ruleset, resolve_ruleset
+from .state import NegotiationState, parse_state
+
+RulesetArg = Ruleset | str | Path | None
+PlaybookArg = Playbook | str | Path | dict[str, Any] | None
+
+
+def check_top(top: int | None) -> int | None:
+    """``top`` is None or a whole number >= 0."""
+    if top is None:
+        return None
+    if not isinstance(top, int) or isinstance(top, bool) or top < 0:
+        raise ValueError(f"top must be a whole number >= 0 or None, got {top!r}")
+    return top
+
+
+def fire(state: NegotiationState, ruleset: Ruleset) -> tuple[NegotiationState, Firing]:
+    """Derive the effective state and run it through durable-rules."""
+    effective = effective_state(state)
+    engine = engine_for(ruleset)
+    return effective, engine.evaluate(build_fact(effective, engine.compiled.counts))
+
+
+def advise(
+    state: NegotiationState | dict[str, Any] | str | bytes,
+    *,
+    ruleset: RulesetArg = None,
+    playbook: PlaybookArg = None,
+    top: int | None = None,
+) -> Advice:
+    """Ranked, explained, sourced recommended moves for this negotiation state.
+
+    ``state`` is a NegotiationState, a dict or JSON text (invalid input raises StateError);
+    ``ruleset`` defaults to the built-in rulesets; ``top`` keeps the N best.
+    """
+    limit = check_top(top)
+    parsed = parse_state(state)
+    rules = resolve_ruleset(ruleset)
+    policy = resolve_playbook(playbook)
+    effective, firing = fire(parsed, rules)
+    return rank(rules, effective, firing, policy, limit)

@@ -1,0 +1,483 @@
+"""Rule files -> a validated Ruleset: schema, state paths, situations, duplicates, all with locations."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from .conditions import Condition, ConditionParser, situations_named, specificity
+from .errors import RulesetError, did_you_mean
+from .fields import state_fields
+from .yamlsafe import LineDict, LineList, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from .compiler import CompiledRuleset
+
+RULE_KEYS = (
+    "id",
+    "tactic",
+    "move",
+    "rationale",
+    "when",
+    "unless",
+    "unless_reason",
+    "weight",
+    "cautions",
+    "sources",
+)
+SITUATION_KEYS = ("id", "description", "when")
+FILE_KEYS = ("ruleset", "description", "rules", "situations")
+ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+TACTIC_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+SCENARIO_SUFFIX = ".scenarios.yaml"
+MAX_FILES = 500
+
+PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias, works on 3.10
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a tactic comes from: a source document's file name and a section heading in it."""
+
+    document: str
+    section: str
+
+
+@dataclass(frozen=True)
+class Situation:
+    """A derived situation ("we have leverage") that rules build on through ``situation.<id>``."""
+
+    id: str
+    description: str
+    when: Condition
+    file: str
+    line: int
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: when it fits, the tactic it recommends, why, and from which source."""
+
+    id: str
+    tactic: str
+    move: str
+    rationale: str
+    when: Condition
+    weight: float
+    sources: tuple[SourceRef, ...]
+    file: str
+    line: int
+    unless: Condition | None = None
+    unless_reason: str = ""
+    cautions: tuple[str, ...] = ()
+    ruleset: str = ""
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def family(self) -> str:
+        """The tactic family (``authority`` for ``authority.provoke``)."""
+        return self.tactic.split(".", 1)[0]
+
+
+class Ruleset:
+    """Rules and situations loaded together; compiled once for durable-rules, on first use."""
+
+    def __init__(self, rules: Sequence[Rule], situations: Sequence[Situation] = (), name: str = "rules") -> None:
+        self.name = name
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.situations: tuple[Situation, ...] = tuple(situations)
+        self._by_id = {r.id: r for r in self.rules}
+        self._lock = threading.Lock()
+        self._compiled: CompiledRuleset | None = None
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __repr__(self) -> str:
+        return f"<Ruleset {self.name!r}: {len(self.rules)} rules, {len(self.situations)} situations>"
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError with a suggestion otherwise)."""
+        try:
+            return self._by_id[rule_id]
+        except KeyError:
+            raise KeyError(f"no rule '{rule_id}'{did_you_mean(rule_id, self._by_id)}") from None
+
+    def rules_for(self, tactic: str) -> list[Rule]:
+        """Every rule recommending ``tactic``, in file order."""
+        return [r for r in self.rules if r.tactic == tactic]
+
+    @property
+    def tactics(self) -> list[str]:
+        """The tactic ids these rules can recommend, sorted."""
+        return sorted({r.tactic for r in self.rules})
+
+    @cached_property
+    def situation_specificity(self) -> dict[str, int]:
+        """How specific each situation is once its own situations are expanded (for ranking)."""
+        out: dict[str, int] = {}
+        for sit in sorted(self.situations, key=lambda s: s.level):
+            out[sit.id] = max(1, specificity(sit.when, out))
+        return out
+
+    def specificity(self, rule: Rule) -> int:
+        """How many facts the rule's ``when`` pins down (see ranking.py)."""
+        return max(1, specificity(rule.when, self.situation_specificity))
+
+    def compiled(self) -> CompiledRuleset:
+        """The durable-rules form of this ruleset, built once and shared by every call."""
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    from .compiler import compile_ruleset
+
+                    self._compiled = compile_ruleset(self)
+        return self._compiled
+
+    @classmethod
+    def from_text(cls, text: str, file: str = "<string>") -> Ruleset:
+        """Build a ruleset from the YAML text of one rule file (handy in tests)."""
+        return _build([(file, text)], name=Path(file).stem or "rules")
+
+    @classmethod
+    def merge(cls, *rulesets: Ruleset, name: str | None = None) -> Ruleset:
+        """One ruleset out of several (duplicate rule or situation ids are an error)."""
+        rules = [r for rs in rulesets for r in rs.rules]
+        situations = [s for rs in rulesets for s in rs.situations]
+        _check_duplicates(rules, situations)
+        return cls(rules, situations, name or "+".join(rs.name for rs in rulesets))
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def _rule_files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise RulesetError("no such file or folder", file=str(path))
+    if path.is_file():
+        return [path]
+    root = path.resolve()
+    files = []
+    for candidate in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
+        if candidate.name.endswith(SCENARIO_SUFFIX) or not candidate.is_file():
+            continue
+        real = candidate.resolve()
+        if real.parent != root and root not in real.parents:
+            raise RulesetError(
+                f"links outside the ruleset folder (to {real}); refusing to follow it", file=str(candidate)
+            )
+        files.append(candidate)
+    if not files:
+        raise RulesetError("folder holds no rule files (*.yaml)", file=str(path))
+    if len(files) > MAX_FILES:
+        raise RulesetError(f"more than {MAX_FILES} rule files", file=str(path))
+    return files
+
+
+def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
+    """Load one rule file, a folder of them (``*.yaml``, not recursive), or several paths, as one Ruleset."""
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    sources: list[tuple[str, str]] = []
+    for p in paths:
+        for file in _rule_files(p):
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise RulesetError(f"cannot read: {exc.strerror}", file=str(file)) from None
+            if len(data) > 1_000_000:
+                raise RulesetError("file is larger than 1000000 bytes", file=str(file))
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RulesetError("not UTF-8 text", file=str(file)) from None
+            sources.append((str(file), text))
+    name = paths[0].stem if len(paths) == 1 else "rules"
+    return _build(sources, name=name)
+
+
+def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
+    docs = [(file, load_yaml(text, file)) for file, text in sources]
+    raw_situations: list[tuple[str, LineDict, str]] = []
+    raw_rules: list[tuple[str, LineDict, str]] = []
+    for file, doc in docs:
+        if doc is None:
+            raise RulesetError("file is empty", file=file)
+        if not isinstance(doc, dict):
+            raise RulesetError("a rule file is a mapping with a 'rules' list", file=file, line=line_of(doc, 1))
+        for key in doc:
+            if key not in FILE_KEYS:
+                raise RulesetError(
+                    f"unknown top-level key '{key}'{did_you_mean(key, FILE_KEYS)}",
+                    file=file,
+                    line=_kline(doc, key),
+                )
+        if "rules" not in doc and "situations" not in doc:
+            raise RulesetError("no 'rules' list", file=file, line=line_of(doc, 1))
+        set_name = doc.get("ruleset", Path(file).stem)
+        if not isinstance(set_name, str) or not set_name:
+            raise RulesetError("'ruleset' is a name", file=file, line=_kline(doc, "ruleset"))
+        for key, bucket in (("rules", raw_rules), ("situations", raw_situations)):
+            items = doc.get(key, [])
+            if not isinstance(items, list):
+                raise RulesetError(f"'{key}' must be a list", file=file, line=_kline(doc, key))
+            for i, item in enumerate(items):
+                item_line = items.item_lines[i] if isinstance(items, LineList) else None
+                if not isinstance(item, LineDict):
+                    raise RulesetError(f"each entry of '{key}' is a mapping", file=file, line=item_line)
+                bucket.append((file, item, set_name))
+    situation_ids = [_id(file, item, "situation") for file, item, _ in raw_situations]
+    situations = [_situation(file, item, situation_ids) for file, item, _ in raw_situations]
+    situations = _stratify(situations)
+    rules = [_rule(file, item, set_name, situation_ids) for file, item, set_name in raw_rules]
+    _check_duplicates(rules, situations)
+    return Ruleset(rules, situations, name)
+
+
+def _kline(node: Any, key: str) -> int | None:
+    return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
+
+
+def _id(file: str, item: LineDict, what: str) -> str:
+    value = item.get("id")
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise RulesetError(
+            f"each {what} needs an 'id' of lower-case words joined by dots, got {value!r}",
+            file=file,
+            line=_kline(item, "id"),
+        )
+    return value
+
+
+def _unknown_keys(file: str, item: LineDict, allowed: Sequence[str], rule_id: str) -> None:
+    for key in item:
+        if key not in allowed:
+            raise RulesetError(
+                f"unknown key '{key}'{did_you_mean(key, allowed)}",
+                file=file,
+                line=item.line_of(key),
+                rule_id=rule_id,
+            )
+
+
+def _text(file: str, item: LineDict, key: str, rule_id: str, required: bool = True) -> str:
+    value = item.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise RulesetError(f"'{key}' must be non-empty text", file=file, line=item.line_of(key), rule_id=rule_id)
+    return " ".join(value.split())
+
+
+def _situation(file: str, item: LineDict, known: Sequence[str]) -> Situation:
+    sid = _id(file, item, "situation")
+    _unknown_keys(file, item, SITUATION_KEYS, sid)
+    if "when" not in item:
+        raise RulesetError("a situation needs 'when'", file=file, line=item.line, rule_id=sid)
+    parser = ConditionParser(file, sid, known)
+    when = parser.parse(item["when"], item.line_of("when"))
+    description = _text(file, item, "description", sid, required=False) or sid.replace("_", " ")
+    return Situation(sid, description, when, file, item.line)
+
+
+def _stratify(situations: list[Situation]) -> list[Situation]:
+    """Give each situation a level above every situation it builds on; a cycle is an error."""
+    by_id = {s.id: s for s in situations}
+    levels: dict[str, int] = {}
+
+    def level(sid: str, trail: tuple[str, ...]) -> int:
+        if sid in levels:
+            return levels[sid]
+        if sid in trail:
+            cycle = " -> ".join((*trail[trail.index(sid) :], sid))
+            sit = by_id[sid]
+            raise RulesetError(
+                f"situations build on each other in a cycle: {cycle}",
+                file=sit.file,
+                line=sit.line,
+                rule_id=sid,
+            )
+        deps = situations_named(by_id[sid].when)
+        levels[sid] = 1 + max((level(d, (*trail, sid)) for d in deps), default=-1)
+        return levels[sid]
+
+    return [Situation(s.id, s.description, s.when, s.file, s.line, level(s.id, ())) for s in situations]
+
+
+def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -> Rule:
+    rid = _id(file, item, "rule")
+    _unknown_keys(file, item, RULE_KEYS, rid)
+    for key in ("tactic", "move", "rationale", "when", "sources"):
+        if key not in item:
+            raise RulesetError(f"missing '{key}'", file=file, line=item.line, rule_id=rid)
+    tactic = item["tactic"]
+    if not isinstance(tactic, str) or not TACTIC_RE.match(tactic):
+        raise RulesetError(
+            f"'tactic' is an id like family.name (lower snake case), got {tactic!r}",
+            file=file,
+            line=item.line_of("tactic"),
+            rule_id=rid,
+        )
+    parser = ConditionParser(file, rid, situations)
+    when = parser.parse(item["when"], item.line_of("when"))
+    unless = parser.parse(item["unless"], item.line_of("unless")) if "unless" in item else None
+    unless_reason = _text(file, item, "unless_reason", rid, required=False)
+    if unless is not None and not unless_reason:
+        raise RulesetError(
+            "'unless' needs an 'unless_reason' (it is shown to the user)",
+            file=file,
+            line=item.line_of("unless"),
+            rule_id=rid,
+        )
+    if unless is None and unless_reason:
+        raise RulesetError(
+            "'unless_reason' without 'unless'", file=file, line=item.line_of("unless_reason"), rule_id=rid
+        )
+    weight = item.get("weight", 0.5)
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
+        raise RulesetError(
+            f"'weight' is a number in [0, 1], got {weight!r}",
+            file=file,
+            line=item.line_of("weight"),
+            rule_id=rid,
+        )
+    rationale = _text(file, item, "rationale", rid)
+    _check_placeholders(file, item, rid, rationale)
+    return Rule(
+        id=rid,
+        tactic=tactic,
+        move=_text(file, item, "move", rid),
+        rationale=rationale,
+        when=when,
+        weight=float(weight),
+        sources=_sources(file, item, rid),
+        file=file,
+        line=item.line,
+        unless=unless,
+        unless_reason=unless_reason,
+        cautions=_cautions(file, item, rid),
+        ruleset=set_name,
+        lines=dict(item.key_lines),
+    )
+
+
+def _check_placeholders(file: str, item: LineDict, rid: str, rationale: str) -> None:
+    scalar = [p for p, spec in state_fields().items() if spec.kind != "list"]
+    for name in PLACEHOLDER_RE.findall(rationale):
+        if name not in scalar:
+            raise RulesetError(
+                f"rationale names unknown field '{{{name}}}'{did_you_mean(name, scalar)}",
+                file=file,
+                line=item.line_of("rationale"),
+                rule_id=rid,
+            )
+
+
+def _cautions(file: str, item: LineDict, rid: str) -> tuple[str, ...]:
+    value = item.get("cautions", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RulesetError("'cautions' is a list of texts", file=file, line=item.line_of("cautions"), rule_id=rid)
+    return tuple(" ".join(v.split()) for v in value)
+
+
+def _sources(file: str, item: LineDict, rid: str) -> tuple[SourceRef, ...]:
+    value = item.get("sources")
+    line = item.line_of("sources")
+    if not isinstance(value, list) or not value:
+        raise RulesetError("'sources' needs at least one {document, section}", file=file, line=line, rule_id=rid)
+    out = []
+    for i, src in enumerate(value):
+        src_line = value.item_lines[i] if isinstance(value, LineList) else line
+        if not isinstance(src, dict):
+            raise RulesetError("each source is a mapping {document, section}", file=file, line=src_line, rule_id=rid)
+        for key in src:
+            if key not in ("document", "section"):
+                raise RulesetError(
+                    f"unknown source key '{key}'{did_you_mean(key, ['document', 'section'])}",
+                    file=file,
+                    line=src_line,
+                    rule_id=rid,
+                )
+        doc, section = src.get("document"), src.get("section")
+        if not isinstance(doc, str) or not doc.strip() or not isinstance(section, str) or not section.strip():
+            raise RulesetError(
+                "a source needs a 'document' and a 'section' (text)", file=file, line=src_line, rule_id=rid
+            )
+        out.append(SourceRef(doc.strip(), section.strip()))
+    return tuple(out)
+
+
+def _check_duplicates(rules: Sequence[Rule], situations: Sequence[Situation]) -> None:
+    seen: dict[str, tuple[str, int]] = {}
+    items: list[Rule | Situation] = [*situations, *rules]
+    for item in items:
+        kind = "situation" if isinstance(item, Situation) else "rule"
+        key = f"{kind}:{item.id}"
+        if key in seen:
+            first_file, first_line = seen[key]
+            raise RulesetError(
+                f"duplicate {kind} id, first defined at {first_file}:{first_line}",
+                file=item.file,
+                line=item.line,
+                rule_id=item.id,
+            )
+        seen[key] = (item.file, item.line)
+
+
+# -- built-in and resolution -------------------------------------------------------------------
+
+_builtin: Ruleset | None = None
+_builtin_lock = threading.Lock()
+_path_cache: dict[tuple[str, tuple[tuple[str, int, int], ...]], Ruleset] = {}
+
+
+def builtin_ruleset_dir() -> Path:
+    """The folder of built-in rule files: inside the installed package, or the repository's ``rulesets/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rulesets", here.parent / "rulesets"):
+        if candidate.is_dir():
+            return candidate
+    raise RulesetError("the built-in rulesets are missing from this installation", file=str(here / "rulesets"))
+
+
+def builtin_ruleset() -> Ruleset:
+    """The built-in rulesets, loaded and validated once per process."""
+    global _builtin
+    if _builtin is None:
+        with _builtin_lock:
+            if _builtin is None:
+                rs = load_ruleset(builtin_ruleset_dir())
+                rs.name = "builtin"
+                _builtin = rs
+    return _builtin
+
+
+def resolve_ruleset(ruleset: Ruleset | PathLike | None) -> Ruleset:
+    """None -> built-in; a path -> loaded (cached until one of its files changes); a Ruleset -> itself."""
+    if ruleset is None:
+        return builtin_ruleset()
+    if isinstance(ruleset, Ruleset):
+        return ruleset
+    if isinstance(ruleset, (str, Path)):
+        path = Path(ruleset)
+        stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
+        key = (str(path.resolve()), stamp)
+        cached = _path_cache.get(key)
+        if cached is None:
+            cached = load_ruleset(path)
+            if len(_path_cache) > 32:
+                _path_cache.clear()
+            _path_cache[key] = cached
+        return cached
+    raise TypeError(f"ruleset must be a Ruleset, a path or None, not {type(ruleset).__name__}")
