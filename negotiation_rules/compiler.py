@@ -6,10 +6,15 @@ and their conclusions go into the stage ``L + 1`` fact. The last stage fires the
 (``when``) and their "never when" rules (``unless``). Each rule is a single pattern on the
 stage fact, so durable-rules evaluates every condition and we only read which rules fired.
 
-durable-rules' C core has hard limits (a ruleset holds at most 4096 actions; more than 256
-rules sharing one pattern node is refused; a very large number of distinct tests in one
-ruleset has crashed it in our tests), so rules are packed into shards of bounded size, each
-its own engine ruleset; a rulebook of any size runs as several shards and ranks as one.
+durable-rules' C core has hard limits: a ruleset holds at most 4096 actions; more than 256
+rules sharing one pattern node are refused; and while matching a fact it keeps the alpha
+nodes still to visit on a fixed stack of 64 (``MAX_STACK_SIZE``), so more than about 60
+sibling tests that hold at once (say 64 rules ``alternatives >= k``) fail the call with error
+303. Rules are therefore packed into shards of at most 48 engine rules, each its own
+durable-rules ruleset; a rulebook of any size runs as several shards and ranks as one.
+Nested ``$or``/``$and`` expressions also hit a limit of 32 expressions per pattern
+(error 113, already at six levels of any/all), so each condition is first rewritten into
+disjunctive normal form: one flat engine rule per alternative (``r:<id>#<k>``).
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .conditions import All, AnyOf, Condition, Count, Not, canonical, leaves, negate
+from .conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate
+from .errors import RulesetError
 
 if TYPE_CHECKING:
     from .ruleset import Ruleset
 
-#: Engine rules per shard, and distinct tests per shard. Both far below the C limits we hit.
-MAX_RULES_PER_SHARD = 120
-MAX_ATOMS_PER_SHARD = 100
+#: Engine rules per shard (under the 64-entry match stack), and distinct tests per shard.
+MAX_RULES_PER_SHARD = 48
+MAX_ATOMS_PER_SHARD = 200
 STAGE_TAG = "nr-stage"
+#: Alternatives one condition may expand to, and tests in one alternative.
+MAX_ALTERNATIVES = 256
+MAX_TESTS_PER_ALTERNATIVE = 28
+
+Leaf = Test | Count
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,44 @@ def _compare(key: str, op: str, value: Any) -> dict[str, Any]:
     return {f"${op}": {key: value}}
 
 
-def _pattern(level: int, cond: Condition) -> dict[str, Any]:
-    return {"$and": [{"t": STAGE_TAG}, {"level": level}, compile_condition(cond)]}
+def dnf(cond: Condition) -> list[tuple[Leaf, ...]]:
+    """The condition as alternatives of plain conjunctions (negations pushed to the leaves)."""
+    if isinstance(cond, (Test, Count)):
+        return [(cond,)]
+    if isinstance(cond, Not):
+        return dnf(negate(cond.item))
+    if isinstance(cond, AnyOf):
+        return [alt for item in cond.items for alt in dnf(item)]
+    out: list[tuple[Leaf, ...]] = [()]
+    for item in cond.items:
+        out = [left + right for left in out for right in dnf(item)]
+        if len(out) > MAX_ALTERNATIVES:
+            break
+    return out
 
 
-def _atoms(cond: Condition) -> frozenset[Any]:
-    return frozenset(canonical(leaf) for leaf in leaves(cond))
+def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[EngineRule]:
+    """One engine rule per alternative of ``cond``; ``where`` (a Rule or Situation) locates errors."""
+    alternatives = list(dict.fromkeys(dnf(cond)))
+    if len(alternatives) > MAX_ALTERNATIVES:
+        raise RulesetError(
+            f"condition expands to more than {MAX_ALTERNATIVES} alternatives; simplify its any/not nesting",
+            file=where.file,
+            line=where.line,
+            rule_id=where.id,
+        )
+    out = []
+    for k, alt in enumerate(alternatives):
+        if len(alt) > MAX_TESTS_PER_ALTERNATIVE:
+            raise RulesetError(
+                f"more than {MAX_TESTS_PER_ALTERNATIVE} tests must hold together; split the rule",
+                file=where.file,
+                line=where.line,
+                rule_id=where.id,
+            )
+        pattern = {"$and": [{"t": STAGE_TAG}, {"level": level}, *(compile_condition(t) for t in alt)]}
+        out.append(EngineRule(f"{name}#{k}", level, pattern, frozenset(canonical(t) for t in alt)))
+    return out
 
 
 def plan_shards(rules: Sequence[EngineRule]) -> tuple[Shard, ...]:
@@ -117,12 +160,12 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     """Compile a validated ruleset; rules of one stage are kept together where they fit."""
     engine_rules: list[EngineRule] = []
     for sit in sorted(ruleset.situations, key=lambda s: s.level):
-        engine_rules.append(EngineRule(f"s:{sit.id}", sit.level, _pattern(sit.level, sit.when), _atoms(sit.when)))
+        engine_rules += _engine_rules(f"s:{sit.id}", sit.level, sit.when, sit)
     top = 1 + max((s.level for s in ruleset.situations), default=-1)
     for rule in ruleset.rules:
-        engine_rules.append(EngineRule(f"r:{rule.id}", top, _pattern(top, rule.when), _atoms(rule.when)))
+        engine_rules += _engine_rules(f"r:{rule.id}", top, rule.when, rule)
         if rule.unless is not None:
-            engine_rules.append(EngineRule(f"u:{rule.id}", top, _pattern(top, rule.unless), _atoms(rule.unless)))
+            engine_rules += _engine_rules(f"u:{rule.id}", top, rule.unless, rule)
     counts: dict[str, Count] = {}
     for cond in [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]:
         for leaf in leaves(cond):

@@ -52,6 +52,8 @@ def _num(value: Any) -> bool:
 class Test:
     """``path op value`` on one fact key; ``op`` is an OPERATORS key or ``exists``."""
 
+    __test__ = False  # not a pytest test class
+
     path: str
     op: str
     value: Any

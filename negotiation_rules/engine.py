@@ -1,10 +1,16 @@
 """Facts -> fired rules, inside durable-rules, one isolated engine session per evaluation.
 
 We talk to durable-rules' C core (``durable_rules_engine``) directly instead of through its
-global ``Host``: each compiled ruleset owns its engine handles, every evaluation runs under a
-fresh session id (``sid``) that is deleted in ``finally``, and a lock per handle serialises
-calls into the C core (which is not thread-safe). Nothing is registered globally, so a
-failing or concurrent call cannot leave state behind for the next one.
+global ``Host``: each compiled ruleset owns its engine handles, every evaluation runs in a
+session (``sid``) that no other evaluation uses at the same time, its facts are retracted in
+``finally``, and a lock per handle serialises calls into the C core (which is not
+thread-safe). Nothing is registered globally, so a failing or concurrent call cannot leave
+state behind for the next one.
+
+Sessions are reused from a pool rather than deleted: durable-rules' ``delete_state``
+corrupts the heap once a ruleset has a few dozen rules and a second ruleset exists in the
+process (reproduced in tests/test_engine.py's notes), while retracting the facts leaves the
+session empty and is safe. The pool is as large as the highest number of concurrent calls.
 
 Everything is asserted as a *fact*, never posted as an event: a fact stays visible to every
 rule (each fires once per fact), whereas an event is consumed by the first rule it matches.
@@ -67,10 +73,9 @@ class _ShardEngine:
             message = _drl.complete_and_start_action(self.handle, state_handle)
         return names
 
-    def forget(self, sid: str) -> None:
-        """Delete the session's facts from the C core; a sid that never got facts is fine."""
-        with contextlib.suppress(_drl.error):
-            _drl.delete_state(self.handle, sid)
+    def retract(self, stage: str) -> None:
+        """Take one stage fact back out of its session, leaving the session empty for reuse."""
+        _drl.retract_fact(self.handle, stage)
 
 
 class Engine:
@@ -85,6 +90,7 @@ class Engine:
             for level in sorted(engine.levels):
                 self.by_level.setdefault(level, []).append(engine)
         self.situation_ids = self.compiled.situation_ids
+        self._sessions: list[str] = []  # idle session ids, empty of facts; list.pop/append are atomic
 
     def _load(self, shard: Shard) -> list[_ShardEngine]:
         """Create the shard in durable-rules; if it refuses, split to find and name the bad rule."""
@@ -98,6 +104,7 @@ class Engine:
 
     def _refused(self, rule: EngineRule, exc: Exception) -> RulesetError:
         kind, _, ident = rule.name.partition(":")
+        ident = ident.rpartition("#")[0]
         where: Any = (
             next(s for s in self.ruleset.situations if s.id == ident) if kind == "s" else self.ruleset.rule(ident)
         )
@@ -105,11 +112,12 @@ class Engine:
 
     def evaluate(self, fact: dict[str, Any]) -> Firing:
         """Run the stages for one flat fact in a fresh session; the session is deleted afterwards."""
-        sid = f"nr{next(_sids)}"
+        sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
         situations: set[str] = set()
         matched: set[str] = set()
         blocked: set[str] = set()
-        used: list[_ShardEngine] = []
+        asserted: list[tuple[_ShardEngine, str]] = []
+        clean = True
         try:
             for level in range(self.compiled.tactic_level + 1):
                 stage = dict(fact)
@@ -120,17 +128,23 @@ class Engine:
                 derived: list[str] = []
                 for engine in self.by_level.get(level, ()):
                     with engine.lock:
-                        used.append(engine)
+                        asserted.append((engine, text))
                         derived.extend(engine.run(text))
                 for name in derived:
                     kind, _, ident = name.partition(":")
-                    {"s": situations, "r": matched, "u": blocked}[kind].add(ident)
+                    {"s": situations, "r": matched, "u": blocked}[kind].add(ident.rpartition("#")[0])
         except _drl.error as exc:
+            clean = False
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         finally:
-            for engine in dict.fromkeys(used):
+            for engine, text in asserted:
                 with engine.lock:
-                    engine.forget(sid)
+                    try:
+                        engine.retract(text)
+                    except _drl.error:
+                        clean = False
+            if clean:
+                self._sessions.append(sid)
         result = Firing(frozenset(situations), frozenset(matched), frozenset(blocked))
         for observer in list(_observers):
             observer(self.ruleset, result)

@@ -14,17 +14,22 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     """The state with what its history implies filled in; the only place facts are derived.
 
     - ``counterpart.authority_claims`` is at least the number of ``authority_claimed`` events by them;
-    - an authority claim in the history makes an ``unknown`` authority ``claimed_higher``;
+    - an authority claim (in the history or counted in ``authority_claims``) makes an ``unknown``
+      authority ``claimed_higher``;
     - ``deadlock`` is true when the latest ``deadlock``/``agreement`` event is a deadlock.
     """
     if not state.history:
+        if state.counterpart.authority_claims and state.counterpart.authority == "unknown":
+            return state.model_copy(
+                update={"counterpart": state.counterpart.model_copy(update={"authority": "claimed_higher"})}
+            )
         return state
     claims = sum(1 for e in state.history if e.kind == "authority_claimed" and e.by == "them")
     counterpart = state.counterpart
     cp_update: dict[str, Any] = {}
     if claims > counterpart.authority_claims:
         cp_update["authority_claims"] = claims
-    if claims and counterpart.authority == "unknown":
+    if max(claims, counterpart.authority_claims) and counterpart.authority == "unknown":
         cp_update["authority"] = "claimed_higher"
     update: dict[str, Any] = {}
     if cp_update:

@@ -155,7 +155,7 @@ class Ruleset:
         rules = [r for rs in rulesets for r in rs.rules]
         situations = [s for rs in rulesets for s in rs.situations]
         _check_duplicates(rules, situations)
-        return cls(rules, situations, name or "+".join(rs.name for rs in rulesets))
+        return _loaded(cls(rules, situations, name or "+".join(rs.name for rs in rulesets)))
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -240,7 +240,15 @@ def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
     situations = _stratify(situations)
     rules = [_rule(file, item, set_name, situation_ids) for file, item, set_name in raw_rules]
     _check_duplicates(rules, situations)
-    return Ruleset(rules, situations, name)
+    return _loaded(Ruleset(rules, situations, name))
+
+
+def _loaded(ruleset: Ruleset) -> Ruleset:
+    """Load the ruleset into durable-rules now, so a rule the engine refuses fails at load time."""
+    from .engine import engine_for
+
+    engine_for(ruleset)
+    return ruleset
 
 
 def _kline(node: Any, key: str) -> int | None:

@@ -1,0 +1,1 @@
+"""Tools for testing rulesets: hypothesis strategies (``negotiation_rules.testing.strategies``)."""

@@ -1,0 +1,104 @@
+"""The command line, end to end through its installed entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from negotiation_rules.catalog import CATALOG
+from negotiation_rules.examples import EXAMPLES
+
+
+def _entry() -> list[str]:
+    script = Path(sys.executable).parent / "negotiation-rules"
+    found = script if script.exists() else shutil.which("negotiation-rules")
+    return [str(found)] if found else [sys.executable, "-m", "negotiation_rules"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*_entry(), *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def state_file(tmp_path: Path) -> Path:
+    path = tmp_path / "state.json"
+    path.write_text(EXAMPLES["imaginary_authority"][1].model_dump_json(), encoding="utf-8")
+    return path
+
+
+def test_demo_prints_advice_for_every_example() -> None:
+    out = run("demo", "--top", "2")
+    assert out.returncode == 0, out.stderr
+    for name in EXAMPLES:
+        assert name in out.stdout
+    assert "authority.tit_for_tat" in out.stdout
+
+
+def test_demo_json_is_the_advice_wire_format() -> None:
+    out = run("demo", "untrusted_partner", "--json")
+    data = json.loads(out.stdout)
+    assert data["untrusted_partner"]["recommendations"][0]["tactic"].startswith("trust.")
+
+
+def test_advise_reads_a_file_and_prints_a_ranked_table(state_file: Path) -> None:
+    out = run("advise", str(state_file), "--top", "3")
+    assert out.returncode == 0, out.stderr
+    assert "authority.tit_for_tat" in out.stdout and "source:" in out.stdout
+
+
+def test_advise_reads_stdin_and_writes_json(state_file: Path) -> None:
+    out = run("advise", "-", "--json", stdin=state_file.read_text())
+    data = json.loads(out.stdout)
+    assert data["recommendations"][0]["tactic"] == "authority.tit_for_tat"
+    assert all(r["sources"] for r in data["recommendations"])
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["advise", "-"], '{"phase": "bargainin"}', "did you mean 'bargaining'"),
+        (["advise", "-"], "not json", "not valid JSON"),
+        (["advise", "/no/such/file.json"], None, "cannot read state file"),
+        (["advise", "-", "--ruleset", "/no/such/rules"], "{}", "no such file or folder"),
+        (["explain", "-", "authority.provok"], "{}", "did you mean 'authority.provoke'"),
+        (["demo", "no_such_example"], None, "no example"),
+    ],
+)
+def test_input_errors_print_one_line_and_exit_2(args: list[str], stdin: str | None, message: str) -> None:
+    out = run(*args, stdin=stdin)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_explain_names_the_failing_condition_and_its_value() -> None:
+    out = run(
+        "explain",
+        "-",
+        "authority.provoke",
+        stdin='{"phase": "bargaining", "counterpart": {"authority": "claimed_higher"}}',
+    )
+    assert out.returncode == 0, out.stderr
+    assert "not matched" in out.stdout
+    assert "counterpart.experience = experienced" in out.stdout and "(actual: unknown)" in out.stdout
+
+
+def test_tactics_lists_the_catalog() -> None:
+    data = json.loads(run("tactics", "--json").stdout)
+    assert [t["id"] for t in data] == list(CATALOG)
+
+
+def test_schema_describes_state_and_advice() -> None:
+    data = json.loads(run("schema").stdout)
+    assert "counterpart" in data["state"]["properties"] and "recommendations" in data["advice"]["properties"]
+
+
+@pytest.mark.parametrize("command", ["demo", "advise", "explain", "tactics", "schema"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    out = run(command, "--help")
+    assert out.returncode == 0 and "example:" in out.stdout

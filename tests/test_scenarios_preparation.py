@@ -1,0 +1,86 @@
+"""Scenarios from the source on preparing a negotiation (002).
+
+Questions to consider in advance (the client, how to open, their key questions, our evidence,
+likely deadlocks, their negotiator, alternatives), then the process (agenda) and the bottom line.
+The catalog names no "never when" for this family: nothing of it is ever set aside.
+"""
+
+from __future__ import annotations
+
+from negotiation_rules import advise
+
+PREP_DOC = "002_0c5247c3135714f9.txt"
+CHECKLIST = {
+    "prep.plan_opening",
+    "prep.anticipate_questions",
+    "prep.gather_evidence",
+    "prep.anticipate_deadlocks",
+}
+PREP = CHECKLIST | {
+    "prep.research_counterpart",
+    "prep.profile_negotiator",
+    "prep.prepare_alternatives",
+    "prep.set_bottom_line",
+    "prep.plan_agenda",
+}
+ISSUES = [{"name": "price"}, {"name": "volume"}, {"name": "payment_terms"}]
+
+
+def state(**kw: object) -> dict[str, object]:
+    return {**kw}
+
+
+def test_before_meeting_a_new_client_with_nothing_researched_every_question_in_advance_comes_up() -> None:
+    advice = advise(state(phase="preparation", issues=ISSUES))
+    assert set(advice.tactics) >= PREP
+    assert not [s for s in advice.set_aside if s.tactic.startswith("prep.")]
+
+
+def test_a_client_already_studied_and_a_negotiator_already_known_need_no_more_homework() -> None:
+    known = {"researched": True, "style_known": True}
+    tactics = advise(state(phase="preparation", counterpart=known)).tactics
+    assert "prep.research_counterpart" not in tactics
+    assert "prep.profile_negotiator" not in tactics
+    assert set(tactics) >= CHECKLIST
+
+
+def test_the_agenda_is_ordered_when_several_topics_are_on_the_table() -> None:
+    rec = advise(state(phase="preparation", issues=ISSUES)).get("prep.plan_agenda")
+    assert rec is not None and "preparation" in rec.rationale
+    assert rec.sources[0].section == "Drawing up the process"
+    assert "prep.plan_agenda" not in advise(state(phase="preparation", issues=ISSUES[:1])).tactics
+
+
+def test_fixing_the_bottom_line_ranks_above_the_routine_questions_in_preparation() -> None:
+    """The bottom line is "another very important thing": it tells us when to say yes, no, or stop."""
+    advice = advise(state(phase="preparation"))
+    for tactic in CHECKLIST:
+        assert advice.rank_of("prep.set_bottom_line") < advice.rank_of(tactic), tactic
+
+
+def test_at_the_table_without_a_bottom_line_we_still_fix_it_but_not_after_the_agreement() -> None:
+    rec = advise(state(phase="bargaining")).get("prep.set_bottom_line")
+    assert rec is not None and "bargaining" in rec.rationale
+    assert rec.sources[0].section == "Bottom line"
+    assert "prep.set_bottom_line" not in advise(state(phase="bargaining", bottom_line_set=True)).tactics
+    assert "prep.set_bottom_line" not in advise(state(phase="post_agreement")).tactics
+
+
+def test_with_no_substitute_for_our_first_plan_at_the_table_we_prepare_alternatives() -> None:
+    """The source: "If the other party does not agree with our first plan, what other alternatives are there?"."""
+    rec = advise(state(phase="bargaining", alternatives=0)).get("prep.prepare_alternatives")
+    assert rec is not None and "0 alternatives" in rec.rationale
+    assert "prep.prepare_alternatives" not in advise(state(phase="bargaining", alternatives=1)).tactics
+
+
+def test_the_questions_in_advance_belong_to_preparation_not_to_the_table() -> None:
+    tactics = set(advise(state(phase="opening", counterpart={"researched": False})).tactics)
+    assert not tactics & (CHECKLIST | {"prep.research_counterpart", "prep.profile_negotiator", "prep.plan_agenda"})
+
+
+def test_every_preparation_move_names_the_phase_and_cites_the_preparation_document() -> None:
+    moves = [r for r in advise(state(phase="preparation", issues=ISSUES)).recommendations if r.tactic in PREP]
+    assert len(moves) == len(PREP)
+    for rec in moves:
+        assert "preparation" in rec.rationale, rec.tactic
+        assert [s.document for s in rec.sources] == [PREP_DOC], rec.tactic
