@@ -14,10 +14,11 @@ from rich.table import Table
 
 from .advice import Advice
 from .advisor import advise
-from .catalog import CATALOG
+from .catalog import CATALOG, catalog_markdown
 from .errors import NegotiationRulesError
 from .examples import EXAMPLES
 from .explain import explain
+from .ruleset import builtin_ruleset
 from .state import NegotiationState, parse_state
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -105,6 +106,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_tactics(args: argparse.Namespace) -> int:
     tactics = [t for t in CATALOG.values() if not args.family or t.family == args.family]
+    if args.markdown:
+        rules = builtin_ruleset()
+        sys.stdout.write(catalog_markdown({t: [r.id for r in rules.rules_for(t)] for t in rules.tactics}))
+        return EXIT_OK
     if args.json:
         _dump([t.__dict__ | {"documents": list(t.documents)} for t in tactics])
         return EXIT_OK
@@ -175,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         "tactics", cmd_tactics, "the tactic catalog with its sources", "negotiation-rules tactics --family pressure"
     )
     p.add_argument("--family", choices=sorted({t.family for t in CATALOG.values()}))
+    p.add_argument("--markdown", action="store_true", help="the catalog page of the docs, with the built-in rules")
 
     p = command("schema", cmd_schema, "JSON Schema of the state and of the advice", "negotiation-rules schema state")
     p.add_argument("which", nargs="?", choices=["state", "advice"])

@@ -102,3 +102,12 @@ def test_schema_describes_state_and_advice() -> None:
 def test_every_command_has_help_with_an_example(command: str) -> None:
     out = run(command, "--help")
     assert out.returncode == 0 and "example:" in out.stdout
+
+
+def test_the_tactics_page_of_the_docs_is_in_sync_with_catalog_and_rules() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "tactics.md"
+    if not page.exists():
+        pytest.skip("needs the source tree")
+    out = run("tactics", "--markdown")
+    hint = "regenerate: negotiation-rules tactics --markdown > docs/tactics.md"
+    assert out.stdout == page.read_text(encoding="utf-8"), hint
