@@ -147,7 +147,8 @@ class Engine:
                 self._sessions.append(sid)
         result = Firing(frozenset(situations), frozenset(matched), frozenset(blocked))
         for observer in list(_observers):
-            observer(self.ruleset, result)
+            with contextlib.suppress(Exception):  # an observer must never break advice
+                observer(self.ruleset, result)
         return result
 
 
