@@ -10,6 +10,7 @@ from .advisor import advise
 from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
 from .playbook import Playbook, load_playbook
 from .ruleset import Ruleset, load_ruleset
+from .session import Negotiation
 from .state import Counterpart, Event, Issue, NegotiationState
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "EngineError",
     "Event",
     "Issue",
+    "Negotiation",
     "NegotiationRulesError",
     "NegotiationState",
     "Playbook",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .advice import Advice
 from .engine import Firing, engine_for
 from .facts import build_fact, effective_state
+from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
 from .ranking import rank
 from .ruleset import Ruleset, resolve_ruleset
@@ -26,11 +28,27 @@ def check_top(top: int | None) -> int | None:
     return top
 
 
-def fire(state: NegotiationState, ruleset: Ruleset) -> tuple[NegotiationState, Firing]:
-    """Derive the effective state and run it through durable-rules."""
+def fire(
+    state: NegotiationState, ruleset: Ruleset, trends: Mapping[str, bool] | None = None
+) -> tuple[NegotiationState, Firing]:
+    """Derive the effective state and run it through durable-rules.
+
+    ``trends`` are the history's trends when the caller already has them (a Negotiation
+    session keeps them up to date); otherwise they are computed from ``state.history``.
+    """
+    effective, fact = facts_for(state, ruleset, trends)
+    return effective, engine_for(ruleset).evaluate(fact)
+
+
+def facts_for(
+    state: NegotiationState, ruleset: Ruleset, trends: Mapping[str, bool] | None = None
+) -> tuple[NegotiationState, dict[str, Any]]:
+    """The effective state and the flat fact the engine receives for it (trends included)."""
     effective = effective_state(state)
-    engine = engine_for(ruleset)
-    return effective, engine.evaluate(build_fact(effective, engine.compiled.counts))
+    compiled = engine_for(ruleset).compiled
+    if trends is None and compiled.uses_trends:
+        trends = history_trends(state.history)
+    return effective, build_fact(effective, compiled.counts, trends)
 
 
 def advise(

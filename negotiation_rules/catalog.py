@@ -278,6 +278,23 @@ CATALOG: dict[str, Tactic] = {
             "",
             ("002_0c5247c3135714f9.txt",),
         ),
+        # Added with the history rules (issue 5): they read the order of concessions over time.
+        Tactic(
+            "pressure.taper_concessions",
+            "pressure",
+            "Make each concession smaller than the one before, or hold.",
+            "Our concessions are not getting smaller.",
+            "",
+            ("001_b456b039e9603b86.txt",),
+        ),
+        Tactic(
+            "pressure.read_their_limit",
+            "pressure",
+            "Read their shrinking concessions as a sign they are near their limit; secure what is on the table.",
+            "Their last three concessions got smaller each time.",
+            "",
+            ("003_3cedbf76b167ba9a.txt", "001_b456b039e9603b86.txt"),
+        ),
     )
 }
 

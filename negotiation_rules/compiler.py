@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate
 from .errors import RulesetError
+from .history import TREND_PREFIX
 
 if TYPE_CHECKING:
     from .ruleset import Ruleset
@@ -73,6 +74,7 @@ class CompiledRuleset:
     tactic_level: int
     situation_ids: tuple[str, ...]
     counts: tuple[Count, ...]
+    uses_trends: bool = False
 
 
 def compile_condition(cond: Condition) -> dict[str, Any]:
@@ -176,4 +178,11 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
         tactic_level=top,
         situation_ids=tuple(s.id for s in ruleset.situations),
         counts=tuple(counts.values()),
+        uses_trends=_uses_trends(ruleset),
     )
+
+
+def _uses_trends(ruleset: Ruleset) -> bool:
+    """Whether any condition tests a ``trend.*`` (only then is the history correlated)."""
+    conds = [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]
+    return any(isinstance(leaf, Test) and leaf.path.startswith(TREND_PREFIX) for c in conds for leaf in leaves(c))

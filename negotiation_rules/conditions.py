@@ -13,6 +13,7 @@ from typing import Any, Union
 
 from .errors import RulesetError, did_you_mean
 from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
+from .history import TREND_PREFIX, TRENDS
 from .yamlsafe import LineDict, line_of
 
 Scalar = str | int | float | bool
@@ -274,6 +275,12 @@ class ConditionParser:
             return Not(self.parse(value, line), line)
         if key.startswith(SITUATION_PREFIX) and self.situations is not None:
             return self._situation(key, value, line)
+        if key.startswith(TREND_PREFIX) and self.situations is not None:
+            name = key[len(TREND_PREFIX) :]
+            if name not in TRENDS:
+                hint = did_you_mean(name, TRENDS)
+                raise self.error(f"unknown trend '{name}'{hint} (one of {', '.join(TRENDS)})", line)
+            return self._test(FieldSpec(key, "bool"), value, line)
         spec = self.fields.get(key)
         if spec is None:
             names = [*self.fields, *ALL_KEYWORDS]

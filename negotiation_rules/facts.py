@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .conditions import Count, evaluate_item
 from .fields import state_fields, value_at
+from .history import TRENDS
 from .state import NegotiationState
 
 
@@ -40,9 +41,11 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     return state.model_copy(update=update) if update else state
 
 
-def build_fact(state: NegotiationState, counts: Iterable[Count]) -> dict[str, Any]:
-    """One flat fact of the (effective) state: every scalar path, plus each count a rule asks for."""
-    fact: dict[str, Any] = {}
+def build_fact(
+    state: NegotiationState, counts: Iterable[Count], trends: Mapping[str, bool] | None = None
+) -> dict[str, Any]:
+    """One flat fact of the (effective) state: every scalar path, each count a rule asks for, the trends."""
+    fact: dict[str, Any] = {f"trend__{name}": bool(trends and trends.get(name)) for name in TRENDS}
     for path, spec in state_fields().items():
         if spec.kind != "list":
             fact[spec.fact_key] = value_at(state, path)

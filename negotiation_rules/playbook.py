@@ -77,8 +77,16 @@ def load_playbook(path: str | Path) -> Playbook:
     return playbook
 
 
+def builtin_playbooks() -> dict[str, Path]:
+    """The example playbooks shipped in ``rulesets/playbooks/``, by name."""
+    from .ruleset import builtin_ruleset_dir
+
+    folder = builtin_ruleset_dir() / "playbooks"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
 def resolve_playbook(playbook: Playbook | str | Path | dict[str, Any] | None) -> Playbook | None:
-    """None, a Playbook, a dict of one, or a path to a playbook file."""
+    """None, a Playbook, a dict of one, a path to a playbook file, or a built-in playbook's name."""
     if playbook is None or isinstance(playbook, Playbook):
         return playbook
     if isinstance(playbook, dict):
@@ -88,5 +96,14 @@ def resolve_playbook(playbook: Playbook | str | Path | dict[str, Any] | None) ->
             err = exc.errors(include_url=False)[0]
             raise RulesetError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", file="<playbook>") from None
     if isinstance(playbook, (str, Path)):
-        return load_playbook(playbook)
+        path = Path(playbook)
+        if not path.exists() and isinstance(playbook, str) and path.name == playbook:
+            named = builtin_playbooks().get(playbook)
+            if named is None:
+                raise RulesetError(
+                    f"no playbook file or built-in playbook '{playbook}'{did_you_mean(playbook, builtin_playbooks())}",
+                    file=playbook,
+                )
+            path = named
+        return load_playbook(path)
     raise TypeError(f"playbook must be a Playbook, a dict, a path or None, not {type(playbook).__name__}")

@@ -6,11 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import NegotiationState, Ruleset, advise
-from negotiation_rules.advisor import fire
-from negotiation_rules.engine import engine_for
+from negotiation_rules import NegotiationState, advise
+from negotiation_rules.advisor import facts_for, fire
 from negotiation_rules.explain import explain, python_firing
-from negotiation_rules.facts import build_fact
 from negotiation_rules.ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 
@@ -51,8 +49,8 @@ def test_top_n_is_a_prefix_of_the_full_ranking(state: NegotiationState, n: int) 
 @given(st.from_type(NegotiationState))
 def test_the_engine_and_the_python_explanation_agree(state: NegotiationState) -> None:
     rules = builtin_ruleset()
-    effective, firing = fire(state, rules)
-    fact = build_fact(effective, engine_for(rules).compiled.counts)
+    _, firing = fire(state, rules)
+    _, fact = facts_for(state, rules)
     assert firing == python_firing(rules, fact)
 
 
@@ -80,6 +78,3 @@ def test_strategies_pin_fixed_fields() -> None:
     check()
 
 
-def _agree(rules: Ruleset, state: NegotiationState) -> None:
-    effective, firing = fire(state, rules)
-    assert firing == python_firing(rules, build_fact(effective, engine_for(rules).compiled.counts))
