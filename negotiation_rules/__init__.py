@@ -8,16 +8,21 @@ from __future__ import annotations
 from .advice import Advice, Recommendation, SetAside, Source
 from .advisor import advise
 from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
+from .explain import Explanation, explain
+from .lint import Finding, lint
 from .playbook import Playbook, load_playbook
 from .ruleset import Ruleset, load_ruleset
 from .session import Negotiation
 from .state import Counterpart, Event, Issue, NegotiationState
+from .whatif import WhatIf, what_if
 
 __all__ = [
     "Advice",
     "Counterpart",
     "EngineError",
     "Event",
+    "Explanation",
+    "Finding",
     "Issue",
     "Negotiation",
     "NegotiationRulesError",
@@ -29,8 +34,12 @@ __all__ = [
     "SetAside",
     "Source",
     "StateError",
+    "WhatIf",
     "advise",
+    "explain",
+    "lint",
     "load_playbook",
     "load_ruleset",
+    "what_if",
 ]
 __version__ = "0.1.0"

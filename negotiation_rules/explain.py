@@ -3,23 +3,28 @@
 The per-condition detail comes from a Python evaluator over the very fact durable-rules
 received (see ``python_firing``); a property test checks that both always agree on which
 situations hold and which rules match or are blocked.
+
+Besides the full condition tree, every rule carries ``because``: the few facts that decided
+it. For a rule that did not match, the leaf conditions that failed (followed through the
+situations they use down to the state's own fields, so "situation 'x' is false" comes with
+the field that made it false); for a blocked rule, the conditions of its ``unless`` that held.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from .advisor import PlaybookArg, RulesetArg, fire
+from .advisor import PlaybookArg, RulesetArg, facts_for, fire
 from .conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate
-from .engine import Firing, engine_for
+from .engine import Firing
 from .errors import NegotiationRulesError, did_you_mean
-from .facts import build_fact
 from .fields import SITUATION_PREFIX
 from .playbook import resolve_playbook
 from .ranking import fit_factor, rank
-from .ruleset import Rule, Ruleset, resolve_ruleset
+from .ruleset import Rule, Ruleset, Situation, resolve_ruleset
 from .state import NegotiationState, parse_state
 
 
@@ -27,8 +32,39 @@ class UnknownTacticError(NegotiationRulesError, ValueError):
     """The tactic or rule id is not in the ruleset."""
 
 
+class Reason(BaseModel):
+    """One leaf condition that decided a rule's fate, with the state's actual value.
+
+    ``via`` names the situation the condition belongs to when it was reached through a
+    ``situation.<id>`` test (its ``file``/``line`` are then the situation's).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    held: bool
+    path: str
+    actual: Any = None
+    via: str | None = None
+    file: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" in situation '{self.via}'" if self.via else ""
+        return f"{self.plain()}{where}"
+
+    def plain(self) -> str:
+        """``text holds (actual: v)`` or ``text does not hold (actual: v)``, without the situation."""
+        verb = "holds" if self.held else "does not hold"
+        return f"{self.text} {verb} (actual: {show(self.actual)})"
+
+
 class ConditionCheck(BaseModel):
-    """One line of a condition tree: what it asks, the actual value, whether it held."""
+    """One line of a condition tree: what it asks, the actual value, whether it held.
+
+    A ``situation.<id>`` test that decided the outcome carries ``because``: the conditions of
+    the situation that made it true or false.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,10 +74,11 @@ class ConditionCheck(BaseModel):
     path: str | None = None
     actual: Any = None
     line: int | None = None
+    because: list[Reason] = Field(default_factory=list)
 
 
 class RuleExplanation(BaseModel):
-    """How one rule fared on this state."""
+    """How one rule fared on this state; ``because`` lists what kept it from matching, or what blocked it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -56,6 +93,15 @@ class RuleExplanation(BaseModel):
     weight: float
     specificity: int
     score: float | None = None
+    because: list[Reason] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> Literal["matched", "blocked", "not matched"]:
+        """``matched``, ``blocked`` (matched, but its unless held) or ``not matched``."""
+        if self.matched:
+            return "blocked" if self.blocked else "matched"
+        return "not matched"
 
 
 class Explanation(BaseModel):
@@ -75,6 +121,10 @@ class Explanation(BaseModel):
     def failing_conditions(self) -> list[ConditionCheck]:
         """The leaf conditions that did not hold, over every rule (the "why not")."""
         return [c for r in self.rules for c in r.when if not c.held and c.path is not None]
+
+    def reasons(self) -> list[Reason]:
+        """What decided the verdict, over every rule: failed conditions, or the unless that blocked."""
+        return [reason for r in self.rules for reason in r.because]
 
     def __str__(self) -> str:
         return format_explanation(self)
@@ -99,14 +149,77 @@ def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -
         stage[f"situation__{sit.id}"] = sit.id in held
 
 
-def _checks(cond: Condition, stage: dict[str, Any], depth: int = 0) -> list[ConditionCheck]:
+def _situation_of(cond: Test, situations: Mapping[str, Situation]) -> Situation | None:
+    if not cond.path.startswith(SITUATION_PREFIX):
+        return None
+    return situations.get(cond.path[len(SITUATION_PREFIX) :])
+
+
+def _leaf_text(cond: Test | Count) -> str:
+    if isinstance(cond, Test) and cond.path.startswith(SITUATION_PREFIX) and cond.op == "eq":
+        return f"situation '{cond.path[len(SITUATION_PREFIX) :]}' is {'true' if cond.value else 'false'}"
+    return describe(cond)
+
+
+def blame(
+    cond: Condition,
+    stage: Mapping[str, Any],
+    want: bool,
+    situations: Mapping[str, Situation],
+    file: str = "",
+    via: str | None = None,
+    _trail: tuple[str, ...] = (),
+) -> list[Reason]:
+    """The leaf conditions that make ``cond`` evaluate to ``not want`` on ``stage`` (empty if it is ``want``).
+
+    ``not``/``any``/``all`` are followed with the right polarity: an ``all`` that fails is
+    blamed on its failing parts, an ``any`` that fails on every branch, a ``not`` on what it
+    wraps. A situation test is followed into the situation's own condition, so the reasons
+    end at the state's fields.
+    """
+    if evaluate(cond, stage) == want:
+        return []
+    if isinstance(cond, (Test, Count)):
+        actual = stage.get(cond.key, 0 if isinstance(cond, Count) else None)
+        out = [
+            Reason(
+                text=_leaf_text(cond), held=not want, path=cond.path, actual=actual, via=via, file=file, line=cond.line
+            )
+        ]
+        if isinstance(cond, Test):
+            sit = _situation_of(cond, situations)
+            if sit is not None and sit.id not in _trail:
+                value = bool(stage.get(cond.key))
+                out += blame(sit.when, stage, not value, situations, sit.file, sit.id, (*_trail, sit.id))
+        return out
+    if isinstance(cond, Not):
+        return blame(cond.item, stage, not want, situations, file, via, _trail)
+    # all that should hold / any that should not: the parts that went the wrong way;
+    # any that should hold / all that should not: every part went the wrong way.
+    return [r for item in cond.items for r in blame(item, stage, want, situations, file, via, _trail)]
+
+
+def _checks(
+    cond: Condition, stage: dict[str, Any], situations: Mapping[str, Situation], depth: int = 0
+) -> list[ConditionCheck]:
     held = evaluate(cond, stage)
     if isinstance(cond, Test):
-        actual = stage.get(cond.key)
-        text = describe(cond)
-        if cond.path.startswith(SITUATION_PREFIX):
-            text = f"situation '{cond.path[len(SITUATION_PREFIX) :]}' is {'true' if cond.value else 'false'}"
-        return [ConditionCheck(text=text, held=held, depth=depth, path=cond.path, actual=actual, line=cond.line)]
+        because: list[Reason] = []
+        sit = _situation_of(cond, situations)
+        if sit is not None:
+            value = bool(stage.get(cond.key))
+            because = blame(sit.when, stage, not value, situations, sit.file, sit.id, (sit.id,))
+        return [
+            ConditionCheck(
+                text=_leaf_text(cond),
+                held=held,
+                depth=depth,
+                path=cond.path,
+                actual=stage.get(cond.key),
+                line=cond.line,
+                because=because,
+            )
+        ]
     if isinstance(cond, Count):
         actual = stage.get(cond.key, 0)
         return [
@@ -114,18 +227,19 @@ def _checks(cond: Condition, stage: dict[str, Any], depth: int = 0) -> list[Cond
         ]
     if isinstance(cond, Not):
         head = ConditionCheck(text="not:", held=held, depth=depth, line=cond.line)
-        return [head, *_checks(cond.item, stage, depth + 1)]
+        return [head, *_checks(cond.item, stage, situations, depth + 1)]
     if isinstance(cond, AnyOf):
         head = ConditionCheck(text="any of:", held=held, depth=depth, line=cond.line)
-        return [head, *(c for item in cond.items for c in _checks(item, stage, depth + 1))]
+        return [head, *(c for item in cond.items for c in _checks(item, stage, situations, depth + 1))]
     assert isinstance(cond, All)
     if depth == 0:
-        return [c for item in cond.items for c in _checks(item, stage, depth)]
+        return [c for item in cond.items for c in _checks(item, stage, situations, depth)]
     head = ConditionCheck(text="all of:", held=held, depth=depth, line=cond.line)
-    return [head, *(c for item in cond.items for c in _checks(item, stage, depth + 1))]
+    return [head, *(c for item in cond.items for c in _checks(item, stage, situations, depth + 1))]
 
 
-def _find_rules(ruleset: Ruleset, what: str) -> tuple[str, list[Rule]]:
+def find_rules(ruleset: Ruleset, what: str) -> tuple[str, list[Rule]]:
+    """The tactic and its rules for a tactic id or a rule id; UnknownTacticError (with a suggestion) otherwise."""
     rules = ruleset.rules_for(what)
     if rules:
         return what, rules
@@ -136,6 +250,45 @@ def _find_rules(ruleset: Ruleset, what: str) -> tuple[str, list[Rule]]:
     raise UnknownTacticError(f"no tactic or rule '{what}' in ruleset '{ruleset.name}'{did_you_mean(what, names)}")
 
 
+def _explain_rule(
+    rule: Rule,
+    ruleset: Ruleset,
+    stage: dict[str, Any],
+    firing: Firing,
+    multiplier: float,
+    situations: Mapping[str, Situation],
+) -> RuleExplanation:
+    matched = rule.id in firing.matched
+    blocked = rule.id in firing.blocked
+    spec = ruleset.specificity(rule)
+    if not matched:
+        because = blame(rule.when, stage, True, situations, rule.file)
+    elif blocked and rule.unless is not None:
+        because = blame(rule.unless, stage, False, situations, rule.file)
+    else:
+        because = []
+    return RuleExplanation(
+        rule_id=rule.id,
+        file=rule.file,
+        line=rule.line,
+        matched=matched,
+        blocked=blocked,
+        when=_checks(rule.when, stage, situations),
+        unless=_checks(rule.unless, stage, situations) if rule.unless is not None else [],
+        unless_reason=rule.unless_reason,
+        weight=rule.weight,
+        specificity=spec,
+        score=round(rule.weight * multiplier * fit_factor(spec), 4) if matched else None,
+        because=because,
+    )
+
+
+def _state_reasons(reasons: list[Reason]) -> list[Reason]:
+    """The reasons worth a summary: the state's own fields (situation tests are only their carriers)."""
+    leaves = [r for r in reasons if not r.path.startswith(SITUATION_PREFIX)]
+    return leaves or reasons
+
+
 def explain(
     state: NegotiationState | dict[str, Any] | str,
     tactic_or_rule_id: str,
@@ -143,47 +296,36 @@ def explain(
     ruleset: RulesetArg = None,
     playbook: PlaybookArg = None,
 ) -> Explanation:
-    """Why a tactic was (or was not) recommended for this state: every condition, its value, the verdict."""
+    """Why a tactic was (or was not) recommended for this state: every condition, its value, the verdict.
+
+    ``tactic_or_rule_id`` is a tactic id (every rule recommending it is explained) or one rule's
+    id. The verdict is the one ``advise()`` reaches with the same ruleset and playbook.
+    """
     parsed = parse_state(state)
     rules_set = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
-    tactic, rules = _find_rules(rules_set, tactic_or_rule_id)
+    tactic, rules = find_rules(rules_set, tactic_or_rule_id)
     effective, firing = fire(parsed, rules_set)
     advice = rank(rules_set, effective, firing, policy)
-    fact = build_fact(effective, engine_for(rules_set).compiled.counts)
+    _, fact = facts_for(parsed, rules_set)
     stage = dict(fact)
     _stage_situations(stage, rules_set, set(firing.situations))
-    explained = []
-    for rule in rules:
-        multiplier = policy.multiplier(rule.tactic) if policy else 1.0
-        spec = rules_set.specificity(rule)
-        explained.append(
-            RuleExplanation(
-                rule_id=rule.id,
-                file=rule.file,
-                line=rule.line,
-                matched=rule.id in firing.matched,
-                blocked=rule.id in firing.blocked,
-                when=_checks(rule.when, stage),
-                unless=_checks(rule.unless, stage) if rule.unless is not None else [],
-                unless_reason=rule.unless_reason,
-                weight=rule.weight,
-                specificity=spec,
-                score=round(rule.weight * multiplier * fit_factor(spec), 4) if rule.id in firing.matched else None,
-            )
-        )
+    situations = {s.id: s for s in rules_set.situations}
+    multiplier = policy.multiplier(tactic) if policy else 1.0
+    explained = [_explain_rule(rule, rules_set, stage, firing, multiplier, situations) for rule in rules]
     rec = advice.get(tactic)
     aside = advice.set_aside_for(tactic)
     if rec is not None:
         best = next(r for r in explained if r.rule_id == rec.rule_id)
-        mult = policy.multiplier(tactic) if policy else 1.0
         formula = (
-            f"{best.weight} (weight) x {mult:g} (playbook) x (0.6 + 0.4 x {best.specificity}/"
+            f"{best.weight} (weight) x {multiplier:g} (playbook) x (0.6 + 0.4 x {best.specificity}/"
             f"({best.specificity}+2)) (fit of {best.specificity} facts) = {rec.score}"
         )
         rank_no = advice.rank_of(tactic)
         total = len(advice.recommendations)
         summary = f"recommended at rank {rank_no} of {total} with score {rec.score} by rule '{rec.rule_id}'"
+        if rec.other_rules:
+            summary += f" (also matched: {', '.join(rec.other_rules)})"
         return Explanation(
             tactic=tactic,
             verdict="recommended",
@@ -195,23 +337,44 @@ def explain(
             rules=explained,
         )
     if aside is not None:
-        who = "the playbook" if aside.by == "playbook" else f"rule '{aside.rule_id}' (never when)"
-        summary = f"set aside by {who}: {aside.reason}"
+        if aside.by == "playbook":
+            summary = f"set aside by the playbook: {aside.reason}"
+        else:
+            blocking = next((r for r in explained if r.rule_id == aside.rule_id), None)
+            held = _state_reasons(blocking.because) if blocking else []
+            because = f" (because {' and '.join(str(r) for r in held)})" if held else ""
+            summary = f"set aside by rule '{aside.rule_id}' (never when): {aside.reason}{because}"
         return Explanation(tactic=tactic, verdict="set_aside", summary=summary, rule_id=aside.rule_id, rules=explained)
-    reasons = []
-    for r in explained:
-        failing = [c for c in r.when if not c.held and c.path is not None]
-        if failing:
-            first = failing[0]
-            reasons.append(f"rule '{r.rule_id}': {first.text} does not hold ({first.path} is {_show(first.actual)})")
-    summary = "not matched: " + ("; ".join(reasons) if reasons else "no rule's conditions held")
+    parts = [
+        f"rule '{r.rule_id}': " + " and ".join(str(reason) for reason in _state_reasons(r.because))
+        for r in explained
+        if r.because
+    ]
+    summary = "not matched: " + ("; ".join(parts) if parts else "no rule's conditions held")
     return Explanation(tactic=tactic, verdict="not_matched", summary=summary, rules=explained)
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as the explanation prints it (``true``/``false`` for booleans, ``unknown`` stays as is)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "not set"
     return str(value)
+
+
+def _check_lines(checks: list[ConditionCheck], indent: str, against: bool) -> list[str]:
+    """Condition lines with [x]/[ ]; a situation test that went ``against`` the rule also shows its because."""
+    lines = []
+    for c in checks:
+        actual = f"   (actual: {show(c.actual)})" if c.path is not None else ""
+        lines.append(f"{indent}{'  ' * c.depth}[{'x' if c.held else ' '}] {c.text}{actual}")
+        if c.because and c.held is against:
+            for reason in c.because:
+                if reason.via and reason.path.startswith(SITUATION_PREFIX):
+                    continue
+                lines.append(f"{indent}{'  ' * c.depth}      because {reason.plain()}")
+    return lines
 
 
 def format_explanation(expl: Explanation) -> str:
@@ -220,15 +383,10 @@ def format_explanation(expl: Explanation) -> str:
     if expl.score_formula:
         lines.append(f"  score: {expl.score_formula}")
     for rule in expl.rules:
-        status = "blocked" if rule.matched and rule.blocked else "matched" if rule.matched else "not matched"
-        lines.append(f"  rule {rule.rule_id} ({rule.file}:{rule.line}): {status}")
+        lines.append(f"  rule {rule.rule_id} ({rule.file}:{rule.line}): {rule.status}")
         lines.append("    when:")
-        for c in rule.when:
-            actual = f"   (actual: {_show(c.actual)})" if c.path is not None else ""
-            lines.append(f"      {'  ' * c.depth}[{'x' if c.held else ' '}] {c.text}{actual}")
+        lines += _check_lines(rule.when, "      ", against=False)
         if rule.unless:
             lines.append(f"    unless ({rule.unless_reason}):")
-            for c in rule.unless:
-                actual = f"   (actual: {_show(c.actual)})" if c.path is not None else ""
-                lines.append(f"      {'  ' * c.depth}[{'x' if c.held else ' '}] {c.text}{actual}")
+            lines += _check_lines(rule.unless, "      ", against=True)
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import struct
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -110,13 +111,21 @@ DEFINITION: dict[str, Any] = {
 }
 
 
+def order_key(value: float) -> int:
+    """An integer that sorts like ``value``: the trends only compare values, and durable-rules'
+    JSON parser refuses exponent notation (``1e+16``, ``5e-324``: error 204), which ``json.dumps``
+    writes for very large or small floats."""
+    bits: int = struct.unpack(">q", struct.pack(">d", value))[0]
+    return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)
+
+
 def event_fact(seq: int, event: Event) -> dict[str, Any] | None:
     """The engine fact for one event, or None when no trend looks at it (only concessions count)."""
     if event.kind != "concession":
         return None
     fact: dict[str, Any] = {"t": "ev", "id": f"e{seq}", "seq": seq, "by": event.by}
     if event.value is not None:
-        fact["value"] = event.value
+        fact["value"] = order_key(event.value)
     return fact
 
 

@@ -71,7 +71,8 @@ def test_ci_runs_the_readme_set_up_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for command in (
         "pip install . && negotiation-rules demo",
-        'pip install -e ".[test]" && ruff check . && mypy && pytest',
+        'pip install -e ".[test]" && ruff check . && mypy && pytest'
+        " --rules-coverage-unless --rules-coverage-fail-under=100",
     ):
         assert command in readme
         assert command in ci

@@ -225,3 +225,12 @@ def test_a_negotiation_equals_advise_on_the_same_state() -> None:
     state = NegotiationState(phase="bargaining", history=[Event(kind="concession", by="us", value=2.0)] * 2)
     with Negotiation(state) as n:
         assert n.advise() == advise(state)
+
+
+@pytest.mark.parametrize("values", [(1e16, 1e300, 5e-324), (-1e300, -5e-324, 0.0), (1.0000000000000002, 1.0, 1.0)])
+def test_any_float_value_is_correlated_exactly(values: tuple[float, float, float]) -> None:
+    """durable-rules cannot parse exponent notation; values reach it as order-preserving integers."""
+    history = [Event(kind="concession", by=by, value=v) for by in ("us", "them") for v in values]
+    assert trends(history) == trends_in_python(history)
+    with Negotiation({"history": [e.model_dump() for e in history]}) as n:
+        assert n.trends() == trends_in_python(history)

@@ -1,0 +1,917 @@
+"""A linter for rulesets: the mistakes the loader cannot refuse, each with file, line and rule id.
+
+The loader (ruleset.py) already refuses what is malformed: unknown paths and keys, enum
+values outside their field, missing sources. The linter finds what is well formed but wrong:
+
+======================== ======== ==========================================================
+code                     severity what it means
+======================== ======== ==========================================================
+duplicate-id             error    two rules (or situations) share an id, in any files
+unknown-tactic           warning  the tactic is not in the catalog (error in the built-in rules)
+never-holds              error    a ``when`` (or a situation) can never hold: contradictory
+                                  values or ranges on one field; a warning for an ``unless``
+                                  or an alternative of an ``any``
+unless-always-blocks     error    the ``unless`` holds whenever the ``when`` does: the rule can
+                                  never recommend its tactic
+unless-never-applies     warning  the ``unless`` can never hold when the ``when`` does
+duplicate-conditions     warning  two rules for one tactic have identical ``when``
+no-source                error    a rule without a source
+unknown-placeholder      error    the rationale names a field the state does not have
+tactic-without-rule      warning  a catalog tactic no built-in rule recommends
+unknown-path             error    a condition built in Python names a path the state lacks
+unknown-situation        error    ... or a situation no file declares
+invalid-value            error    ... or a value outside the field (an enum value, a type)
+situation-cycle          error    situations that build on each other in a circle
+engine-limit             error    durable-rules cannot run the condition (too many alternatives)
+load-error               error    anything else the loader refused
+not-checked              info     a condition with too many combinations to decide
+======================== ======== ==========================================================
+
+Whether a condition can hold is decided by evaluating it (``conditions.evaluate``, the same
+Python mirror of the engine that explain.py uses) on every combination of values of the
+fields it names: enums and booleans over all their values, numbers over the points that
+separate the constants the condition compares with. Situations are expanded into their own
+conditions, so ``situation.low_trust: true`` next to ``trust: medium`` is seen to clash. What
+the history implies (facts.effective_state) is not modelled: fields are taken as independent.
+
+``lint(paths)`` loads every file with the loader's own per-rule functions but keeps going
+after a mistake, so one run reports every duplicate id and every refused rule, not only the
+first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from .catalog import CATALOG
+from .conditions import (
+    OPERATOR_WORDS,
+    ORDER_OPS,
+    All,
+    AnyOf,
+    Condition,
+    Count,
+    Not,
+    Test,
+    canonical,
+    describe,
+    evaluate,
+    leaves,
+)
+from .errors import NegotiationRulesError, RulesetError
+from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
+from .history import TREND_PREFIX, TRENDS
+from .ruleset import (
+    FILE_KEYS,
+    PLACEHOLDER_RE,
+    Rule,
+    Ruleset,
+    Situation,
+    _id,
+    _rule,
+    _rule_files,
+    _situation,
+    _stratify,
+    builtin_ruleset,
+    builtin_ruleset_dir,
+    load_ruleset,
+)
+from .state import NegotiationState
+from .yamlsafe import LineDict, LineList, line_of, load_yaml
+
+Severity = Literal["error", "warning", "info"]
+PathLike = str | Path
+
+#: Every finding code and what it means (the table above, for the CLI and the docs).
+CODES: dict[str, str] = {
+    "duplicate-id": "two rules (or two situations) share an id",
+    "unknown-tactic": "the tactic id is not in the catalog",
+    "never-holds": "a condition that can never hold",
+    "unless-always-blocks": "the unless holds whenever the when does, so the rule never recommends",
+    "unless-never-applies": "the unless can never hold when the when does",
+    "duplicate-conditions": "two rules for one tactic with identical conditions",
+    "no-source": "a rule without a source",
+    "unknown-placeholder": "the rationale names an unknown field",
+    "tactic-without-rule": "a catalog tactic with no rule",
+    "unknown-path": "a condition names a path the state does not have",
+    "unknown-situation": "a condition names a situation nobody declares",
+    "invalid-value": "a value outside its field, or of the wrong type",
+    "situation-cycle": "situations build on each other in a circle",
+    "engine-limit": "durable-rules cannot run the condition",
+    "load-error": "the loader refused the file or rule",
+    "not-checked": "too many combinations to decide whether the condition can hold",
+}
+#: Combinations evaluated at most to decide one question about a condition.
+MAX_COMBINATIONS = 100_000
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+#: Loader messages and the finding code they correspond to (anything else is ``load-error``).
+_LOADER_CODES = (
+    ("duplicate rule id", "duplicate-id"),
+    ("duplicate situation id", "duplicate-id"),
+    ("is not a value of", "invalid-value"),
+    ("rationale names unknown field", "unknown-placeholder"),
+    ("missing 'sources'", "no-source"),
+    ("'sources' needs", "no-source"),
+    ("a source needs", "no-source"),
+    ("unknown path", "unknown-path"),
+    ("unknown trend", "unknown-path"),
+    ("unknown situation", "unknown-situation"),
+    ("in a cycle", "situation-cycle"),
+    ("alternatives; simplify", "engine-limit"),
+    ("must hold together; split", "engine-limit"),
+)
+
+
+class Finding(BaseModel):
+    """One mistake (or doubt) in a ruleset, located by file, line and rule id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    code: str
+    file: str
+    line: int | None = None
+    rule_id: str | None = None
+    message: str
+
+    @field_validator("line")
+    @classmethod
+    def _no_line_zero(cls, line: int | None) -> int | None:
+        """Lines are 1-based; a rule built in Python has line 0, which means "no line"."""
+        return line or None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        who = f" rule '{self.rule_id}':" if self.rule_id else ""
+        return f"{where}: {self.severity} [{self.code}]{who} {self.message}"
+
+
+def from_error(exc: RulesetError) -> Finding:
+    """A loader error as a finding (its code read off the message; ``load-error`` otherwise)."""
+    code = next((c for text, c in _LOADER_CODES if text in exc.reason), "load-error")
+    return Finding(
+        severity="error",
+        code=code,
+        file=exc.file or "<rules>",
+        line=exc.line,
+        rule_id=exc.rule_id,
+        message=exc.reason,
+    )
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    unique = list(dict.fromkeys(findings))
+    return sorted(
+        unique,
+        key=lambda f: (f.file, f.line or 0, _SEVERITY_ORDER[f.severity], f.code, f.rule_id or "", f.message),
+    )
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def lint(
+    ruleset: Ruleset | PathLike | Sequence[PathLike] | None = None,
+    *,
+    builtin: bool | None = None,
+) -> list[Finding]:
+    """Every finding for a ruleset, sorted by file and line.
+
+    ``ruleset`` is a Ruleset, a rule file or folder, a list of them (loaded together, see
+    ``lint_paths``), or None for the built-in rulesets. ``builtin`` says whether to hold it to
+    the built-in standard (every catalog tactic covered, no tactic outside the catalog); by
+    default it is True for the built-in rulesets and False otherwise.
+    """
+    if ruleset is None:
+        return lint_ruleset(builtin_ruleset(), builtin=True if builtin is None else builtin)
+    if isinstance(ruleset, Ruleset):
+        return lint_ruleset(ruleset, builtin=builtin)
+    paths = [ruleset] if isinstance(ruleset, (str, Path)) else list(ruleset)
+    return lint_paths(paths, builtin=builtin)
+
+
+def lint_paths(paths: Sequence[PathLike], *, builtin: bool | None = None) -> list[Finding]:
+    """Lint rule files and folders loaded together; what the loader refuses becomes a finding.
+
+    When the files load, the loaded ruleset is linted. When they do not, every file and every
+    rule is loaded on its own terms, so all duplicate ids and all refused rules are reported
+    (with the loader's message, file and line), and the rules that did load are linted too.
+    """
+    if not paths:
+        raise ValueError("lint_paths needs at least one rule file or folder")
+    files = _files_of_reporting(paths, [])
+    if builtin is None:
+        home = builtin_ruleset_dir().resolve()
+        builtin = bool(files) and all(f.resolve().parent == home for f in files)
+    try:
+        loaded = load_ruleset([Path(p) for p in paths])
+    except NegotiationRulesError as exc:
+        partial, findings = load_tolerant(paths)
+        if not findings:  # refused by durable-rules itself, not by the loader's checks
+            findings = [
+                from_error(exc)
+                if isinstance(exc, RulesetError)
+                else Finding(severity="error", code="engine-limit", file=str(paths[0]), message=str(exc))
+            ]
+        return _sorted([*findings, *lint_ruleset(partial, builtin=builtin, compile_check=False)])
+    return lint_ruleset(loaded, builtin=builtin)
+
+
+def load_tolerant(paths: Sequence[PathLike]) -> tuple[Ruleset, list[Finding]]:
+    """Load what can be loaded from ``paths``; every refusal is a finding instead of an exception.
+
+    Uses the loader's own functions for one situation and one rule, so the messages are the
+    loader's; duplicate ids are kept (lint reports them all).
+    """
+    findings: list[Finding] = []
+    raw_rules: list[tuple[str, LineDict, str]] = []
+    raw_situations: list[tuple[str, LineDict]] = []
+    for file in _files_of_reporting(paths, findings):
+        doc = _read_doc(file, findings)
+        if doc is None:
+            continue
+        set_name = doc.get("ruleset", file.stem)
+        for key in ("rules", "situations"):
+            items = doc.get(key, [])
+            if not isinstance(items, list):
+                findings.append(_error(f"'{key}' must be a list", str(file), _kline(doc, key)))
+                continue
+            for i, item in enumerate(items):
+                item_line = items.item_lines[i] if isinstance(items, LineList) else None
+                if not isinstance(item, LineDict):
+                    findings.append(_error(f"each entry of '{key}' is a mapping", str(file), item_line))
+                elif key == "rules":
+                    raw_rules.append((str(file), item, str(set_name)))
+                else:
+                    raw_situations.append((str(file), item))
+    known: list[str] = []
+    for file_name, item in raw_situations:
+        try:
+            known.append(_id(file_name, item, "situation"))
+        except RulesetError as exc:
+            findings.append(from_error(exc))
+    situations: list[Situation] = []
+    for file_name, item in raw_situations:
+        try:
+            situations.append(_situation(file_name, item, known))
+        except RulesetError as exc:
+            findings.append(from_error(exc))
+    try:
+        situations = _stratify(situations)
+    except RulesetError as exc:
+        findings.append(from_error(exc))
+    rules: list[Rule] = []
+    for file_name, item, set_name in raw_rules:
+        try:
+            rules.append(_rule(file_name, item, set_name, known))
+        except RulesetError as exc:
+            findings.append(from_error(exc))
+    name = Path(paths[0]).stem if len(paths) == 1 else "rules"
+    return Ruleset(rules, situations, name), findings
+
+
+def _files_of_reporting(paths: Sequence[PathLike], findings: list[Finding]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        try:
+            out += _rule_files(Path(p))
+        except RulesetError as exc:
+            findings.append(from_error(exc))
+    return out
+
+
+def _read_doc(file: Path, findings: list[Finding]) -> LineDict | None:
+    """One rule file's top-level mapping, or None (with a finding) when it cannot be used."""
+    try:
+        text = file.read_bytes().decode("utf-8")
+        doc = load_yaml(text, str(file))
+    except (OSError, UnicodeDecodeError) as exc:
+        findings.append(_error(f"cannot read: {exc}", str(file), None))
+        return None
+    except RulesetError as exc:
+        findings.append(from_error(exc))
+        return None
+    if not isinstance(doc, LineDict):
+        what = "file is empty" if doc is None else "a rule file is a mapping with a 'rules' list"
+        findings.append(_error(what, str(file), line_of(doc, 1)))
+        return None
+    for key in doc:
+        if key not in FILE_KEYS:
+            findings.append(_error(f"unknown top-level key '{key}'", str(file), doc.line_of(key)))
+    if "rules" not in doc and "situations" not in doc:
+        findings.append(_error("no 'rules' list", str(file), doc.line))
+        return None
+    return doc
+
+
+def _kline(node: Any, key: str) -> int | None:
+    return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
+
+
+def _error(message: str, file: str, line: int | None, rule_id: str | None = None) -> Finding:
+    return Finding(severity="error", code="load-error", file=file, line=line, rule_id=rule_id, message=message)
+
+
+# -- the checks on a loaded (or Python-built) ruleset --------------------------------------------
+
+
+def lint_ruleset(ruleset: Ruleset, *, builtin: bool | None = None, compile_check: bool = True) -> list[Finding]:
+    """Every finding for a Ruleset (loaded from files or built in Python), sorted by file and line."""
+    if builtin is None:
+        builtin = ruleset is builtin_ruleset()
+    checker = _Checker(ruleset, builtin)
+    findings = list(checker.run())
+    if compile_check and not any(f.severity == "error" for f in findings):
+        findings += _engine_findings(ruleset)
+    return _sorted(findings)
+
+
+def _engine_findings(ruleset: Ruleset) -> list[Finding]:
+    from .compiler import compile_ruleset
+
+    try:
+        compile_ruleset(ruleset)
+    except RulesetError as exc:
+        return [from_error(exc)]
+    return []
+
+
+def _file(item: Rule | Situation) -> str:
+    return item.file or "<python>"
+
+
+class _Checker:
+    """Runs every check over one ruleset; conditions are decided with a ``_Space``."""
+
+    def __init__(self, ruleset: Ruleset, builtin: bool) -> None:
+        self.ruleset = ruleset
+        self.builtin = builtin
+        self.situations = {s.id: s for s in ruleset.situations}
+        self.space = _Space(self.situations)
+
+    def run(self) -> Iterator[Finding]:
+        yield from self.duplicates()
+        yield from self.cycles()
+        for sit in self.ruleset.situations:
+            yield from self.situation(sit)
+        for rule in self.ruleset.rules:
+            yield from self.rule(rule)
+        yield from self.same_conditions()
+        if self.builtin:
+            yield from self.uncovered()
+
+    def duplicates(self) -> Iterator[Finding]:
+        seen: dict[tuple[str, str], Rule | Situation] = {}
+        items: list[Rule | Situation] = [*self.ruleset.situations, *self.ruleset.rules]
+        for item in items:
+            kind = "situation" if isinstance(item, Situation) else "rule"
+            first = seen.setdefault((kind, item.id), item)
+            if first is not item:
+                yield Finding(
+                    severity="error",
+                    code="duplicate-id",
+                    file=_file(item),
+                    line=item.line,
+                    rule_id=item.id,
+                    message=f"duplicate {kind} id, first defined at {_file(first)}"
+                    + (f":{first.line}" if first.line else ""),
+                )
+
+    def cycles(self) -> Iterator[Finding]:
+        deps = {s.id: _situations_in(s.when) & set(self.situations) for s in self.ruleset.situations}
+        reported: set[frozenset[str]] = set()
+        for start in deps:
+            trail = _cycle_from(start, deps)
+            if trail and frozenset(trail) not in reported:
+                reported.add(frozenset(trail))
+                sit = self.situations[trail[0]]
+                yield Finding(
+                    severity="error",
+                    code="situation-cycle",
+                    file=_file(sit),
+                    line=sit.line,
+                    rule_id=sit.id,
+                    message=f"situations build on each other in a cycle: {' -> '.join([*trail, trail[0]])}",
+                )
+
+    def situation(self, sit: Situation) -> Iterator[Finding]:
+        problems = self.validate(sit.when, sit)
+        yield from problems
+        if problems:
+            return
+        yield from self.wheres(sit.when, sit)
+        yield from self.space.never(sit.when, sit, "error", "the situation can never hold")
+
+    def rule(self, rule: Rule) -> Iterator[Finding]:
+        when_line = rule.lines.get("when", rule.line)
+        unless_line = rule.lines.get("unless", rule.line)
+        if rule.tactic not in CATALOG:
+            yield Finding(
+                severity="error" if self.builtin else "warning",
+                code="unknown-tactic",
+                file=_file(rule),
+                line=rule.lines.get("tactic", rule.line),
+                rule_id=rule.id,
+                message=f"tactic '{rule.tactic}' is not in the catalog",
+            )
+        if not rule.sources or any(not s.document.strip() or not s.section.strip() for s in rule.sources):
+            yield Finding(
+                severity="error",
+                code="no-source",
+                file=_file(rule),
+                line=rule.lines.get("sources", rule.line),
+                rule_id=rule.id,
+                message="every rule needs at least one source with a document and a section",
+            )
+        scalar = [p for p, spec in state_fields().items() if spec.kind != "list"]
+        for name in PLACEHOLDER_RE.findall(rule.rationale):
+            if name not in scalar:
+                yield Finding(
+                    severity="error",
+                    code="unknown-placeholder",
+                    file=_file(rule),
+                    line=rule.lines.get("rationale", rule.line),
+                    rule_id=rule.id,
+                    message=f"rationale names unknown field '{{{name}}}'",
+                )
+        problems = self.validate(rule.when, rule)
+        if rule.unless is not None:
+            problems += self.validate(rule.unless, rule)
+        yield from problems
+        if problems:
+            return
+        yield from self.wheres(rule.when, rule)
+        if rule.unless is not None:
+            yield from self.wheres(rule.unless, rule)
+        when_ok = yield from self.space.never(rule.when, rule, "error", "the rule can never match", when_line)
+        if rule.unless is None or not when_ok:
+            return
+        unless_ok = yield from self.space.never(
+            rule.unless, rule, "warning", "the unless can never hold, so it never sets the tactic aside", unless_line
+        )
+        if not unless_ok:
+            return
+        yield from self.space.unless(rule, unless_line)
+
+    def wheres(self, cond: Condition, owner: Rule | Situation) -> Iterator[Finding]:
+        """A count whose ``where`` no list item can satisfy counts nothing, ever: say so."""
+        for leaf in leaves(cond):
+            if not isinstance(leaf, Count) or leaf.where is None:
+                continue
+            spec = state_fields().get(leaf.path)
+            if spec is None or spec.item_model is None:
+                continue
+            space = _Space({}, item_fields(spec.item_model))
+            yield from space.never(
+                leaf.where,
+                owner,
+                "warning",
+                f"the 'where' of this count of {leaf.path} never matches an item, so the count is always 0",
+                leaf.line,
+            )
+
+    def same_conditions(self) -> Iterator[Finding]:
+        first: dict[tuple[str, Any], Rule] = {}
+        for rule in self.ruleset.rules:
+            key = (rule.tactic, canonical(rule.when))
+            earlier = first.setdefault(key, rule)
+            if earlier is not rule and earlier.id != rule.id:
+                yield Finding(
+                    severity="warning",
+                    code="duplicate-conditions",
+                    file=_file(rule),
+                    line=rule.lines.get("when", rule.line),
+                    rule_id=rule.id,
+                    message=(
+                        f"same tactic and same 'when' as rule '{earlier.id}' ({_file(earlier)}:{earlier.line}); "
+                        "only the better-scoring of the two can ever be recommended: merge them"
+                    ),
+                )
+
+    def uncovered(self) -> Iterator[Finding]:
+        covered = set(self.ruleset.tactics)
+        for tactic in CATALOG:
+            if tactic not in covered:
+                yield Finding(
+                    severity="warning",
+                    code="tactic-without-rule",
+                    file="<catalog>",
+                    message=f"catalog tactic '{tactic}' has no rule in the built-in rulesets",
+                )
+
+    def validate(
+        self, cond: Condition, owner: Rule | Situation, fields: Mapping[str, FieldSpec] | None = None
+    ) -> list[Finding]:
+        """What the loader would refuse, for conditions built in Python: paths, operators, values.
+
+        ``fields`` are those of the state (default) or, inside a count's ``where``, of a list item.
+        """
+        top = fields is None
+        names = state_fields() if fields is None else fields
+        out: list[Finding] = []
+        for leaf in leaves(cond):
+            if isinstance(leaf, Count):
+                spec = names.get(leaf.path)
+                if not top or spec is None or spec.kind != "list" or spec.item_model is None:
+                    problem: tuple[str, str] | None = ("unknown-path", f"'{leaf.path}' is not a list of the state")
+                elif leaf.op not in ("eq", "ne", *ORDER_OPS) or not _whole(leaf.value):
+                    problem = ("invalid-value", f"a count compares with a whole number >= 0: {describe(leaf)}")
+                else:
+                    problem = None
+                    if leaf.where is not None:
+                        out += self.validate(leaf.where, owner, item_fields(spec.item_model))
+            else:
+                problem = self._test_problem(leaf, names, top)
+            if problem is not None:
+                code, message = problem
+                out.append(_finding("error", code, owner, leaf.line, message))
+        return out
+
+    def _test_problem(self, leaf: Test, fields: Mapping[str, FieldSpec], top: bool) -> tuple[str, str] | None:
+        """(code, message) for a test the loader would have refused, or None."""
+        path, op, value = leaf.path, leaf.op, leaf.value
+        if op not in OPERATOR_WORDS:
+            return "invalid-value", f"unknown operator '{op}'"
+        if top and path.startswith(SITUATION_PREFIX):
+            if path[len(SITUATION_PREFIX) :] not in self.situations:
+                return "unknown-situation", f"unknown situation '{path[len(SITUATION_PREFIX) :]}'"
+            spec: FieldSpec | None = FieldSpec(path, "bool")
+        elif top and path.startswith(TREND_PREFIX):
+            if path[len(TREND_PREFIX) :] not in TRENDS:
+                return "unknown-path", f"unknown trend '{path}'"
+            spec = FieldSpec(path, "bool")
+        else:
+            spec = fields.get(path)
+        if spec is None:
+            return "unknown-path", f"unknown path '{path}'"
+        if spec.kind == "list":
+            return "invalid-value", f"'{path}' is a list: count its items"
+        if op == "exists":
+            return None if isinstance(value, bool) else ("invalid-value", "'exists' takes true or false")
+        if op in ORDER_OPS and spec.kind not in ("int", "float"):
+            return "invalid-value", f"'{op}' compares numbers, but '{path}' is {spec.kind}"
+        if op in ("in", "not_in"):
+            if not isinstance(value, (list, tuple)) or not value:
+                return "invalid-value", f"'{op}' takes a non-empty list of values"
+            values = list(value)
+        else:
+            values = [value]
+        for v in values:
+            problem = _value_problem(spec, v)
+            if problem:
+                return "invalid-value", problem
+        return None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _value_problem(spec: FieldSpec, value: Any) -> str | None:
+    if spec.kind == "enum":
+        if value not in spec.choices:
+            return f"{value!r} is not a value of '{spec.path}' (one of {', '.join(spec.choices)})"
+        return None
+    if spec.kind == "bool":
+        return None if isinstance(value, bool) else f"'{spec.path}' is true or false, got {value!r}"
+    if spec.kind in ("int", "float"):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or (spec.kind == "int" and not isinstance(value, int)) or value != value:
+            return f"'{spec.path}' takes a number, got {value!r}"
+        return None
+    return None if isinstance(value, str) else f"'{spec.path}' takes text, got {value!r}"
+
+
+def _situations_in(cond: Condition) -> set[str]:
+    return {
+        leaf.path[len(SITUATION_PREFIX) :]
+        for leaf in leaves(cond)
+        if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX)
+    }
+
+
+def _cycle_from(start: str, deps: Mapping[str, set[str]]) -> list[str] | None:
+    """A cycle through ``start`` (as a list of ids beginning with ``start``), or None."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, trail = stack.pop()
+        for nxt in sorted(deps.get(node, ())):
+            if nxt == start:
+                return trail
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*trail, nxt]))
+    return None
+
+
+# -- deciding conditions -----------------------------------------------------------------------
+
+_TRUE: Condition = All(())
+_FALSE: Condition = AnyOf(())
+
+
+class _Undecided(Exception):
+    """More combinations than MAX_COMBINATIONS: the question is left open."""
+
+
+class _Space:
+    """Decides whether conditions can hold, by evaluating them over the finite domains of their fields."""
+
+    def __init__(self, situations: Mapping[str, Situation], fields: Mapping[str, FieldSpec] | None = None) -> None:
+        self.situations = situations
+        self.fields = state_fields() if fields is None else fields
+        #: id() of every node created by expanding a situation -> that situation's id.
+        self.via: dict[int, str] = {}
+        self._keep: list[Condition] = []  # keeps expanded nodes alive, so their id() stays theirs
+
+    # expansion
+
+    def expand(self, cond: Condition, trail: tuple[str, ...] = ()) -> Condition:
+        """``cond`` with every ``situation.<id>`` test replaced by the situation's own condition."""
+        if isinstance(cond, Test):
+            name = cond.path[len(SITUATION_PREFIX) :] if cond.path.startswith(SITUATION_PREFIX) else None
+            sit = self.situations.get(name) if name else None
+            if sit is None or sit.id in trail:
+                return cond
+            inner = self._relined(self.expand(sit.when, (*trail, sit.id)), cond.line, sit.id)
+            return self._situation_test(cond, inner)
+        if isinstance(cond, Count):
+            return cond
+        if isinstance(cond, Not):
+            return Not(self.expand(cond.item, trail), cond.line)
+        items = tuple(self.expand(c, trail) for c in cond.items)
+        return All(items, cond.line) if isinstance(cond, All) else AnyOf(items, cond.line)
+
+    def _situation_test(self, test: Test, inner: Condition) -> Condition:
+        holds = {True: inner, False: Not(inner, test.line)}
+        if test.op == "exists":
+            return _TRUE if test.value else _FALSE
+        if test.op in ("eq", "ne") and isinstance(test.value, bool):
+            return holds[test.value if test.op == "eq" else not test.value]
+        if test.op in ("in", "not_in") and isinstance(test.value, (list, tuple)):
+            wanted = {v for v in test.value if isinstance(v, bool)}
+            if test.op == "not_in":
+                wanted = {True, False} - wanted
+            if wanted == {True, False}:
+                return _TRUE
+            return holds[wanted.pop()] if wanted else _FALSE
+        return test
+
+    def _relined(self, cond: Condition, line: int | None, sit_id: str) -> Condition:
+        """The expansion of a situation, located at the test that named it (and remembered as its)."""
+        if isinstance(cond, (Test, Count)):
+            out: Condition = dataclasses.replace(cond, line=line)
+        elif isinstance(cond, Not):
+            out = Not(self._relined(cond.item, line, sit_id), line)
+        else:
+            items = tuple(self._relined(c, line, sit_id) for c in cond.items)
+            out = All(items, line) if isinstance(cond, All) else AnyOf(items, line)
+        self.via.setdefault(id(out), sit_id)
+        self._keep.append(out)
+        return out
+
+    # deciding
+
+    def witness(self, cond: Condition) -> dict[str, Any] | None:
+        """A flat fact on which ``cond`` holds, or None when there is none; _Undecided when too many."""
+        tests = leaves(cond)
+        keys = sorted({leaf.key for leaf in tests})
+        domains = [_domain(key, [t for t in tests if t.key == key], self.fields) for key in keys]
+        if math.prod(len(d) for d in domains) > MAX_COMBINATIONS:
+            raise _Undecided
+        for values in itertools.product(*domains):
+            fact = dict(zip(keys, values, strict=True))
+            if evaluate(cond, fact):
+                return fact
+        return None
+
+    def holds_sometimes(self, cond: Condition) -> bool:
+        return self.witness(cond) is not None
+
+    # findings
+
+    def never(
+        self,
+        cond: Condition,
+        owner: Rule | Situation,
+        severity: Severity,
+        what: str,
+        line: int | None = None,
+    ) -> Generator[Finding, None, bool]:
+        """Findings for a condition that can never hold (and dead ``any`` alternatives).
+
+        A generator whose return value says whether the condition can hold (use ``yield from``).
+        """
+        expanded = self.expand(cond)
+        try:
+            if not self.holds_sometimes(expanded):
+                why, at = self.why_never(expanded)
+                yield _finding(severity, "never-holds", owner, at or line, f"{what}: {why}")
+                return False
+            for branch in self._dead_branches(expanded):
+                why, at = self.why_never(branch)
+                yield _finding(
+                    "warning", "never-holds", owner, at or line, f"this alternative of 'any' can never hold: {why}"
+                )
+        except _Undecided:
+            yield _finding("info", "not-checked", owner, line, "too many combinations to decide whether it can hold")
+        return True
+
+    def unless(self, rule: Rule, line: int) -> Iterator[Finding]:
+        """``unless-always-blocks`` / ``unless-never-applies`` for a rule whose when and unless can each hold."""
+        assert rule.unless is not None
+        when, unless = self.expand(rule.when), self.expand(rule.unless)
+        try:
+            if not self.holds_sometimes(All((when, Not(unless)))):
+                yield _finding(
+                    "error",
+                    "unless-always-blocks",
+                    rule,
+                    line,
+                    "the unless holds whenever the rule matches, so the rule can never recommend "
+                    f"'{rule.tactic}': {describe(rule.when)} implies {describe(rule.unless)}",
+                )
+            elif not self.holds_sometimes(All((when, unless))):
+                why, _ = self.why_never(All((when, unless)))
+                yield _finding(
+                    "warning",
+                    "unless-never-applies",
+                    rule,
+                    line,
+                    f"the unless can never hold when the rule matches, so it never sets the tactic aside: {why}",
+                )
+        except _Undecided:
+            yield _finding("info", "not-checked", rule, line, "too many combinations to compare the when and unless")
+
+    def _dead_branches(self, cond: Condition) -> Iterator[Condition]:
+        """Alternatives of an ``any`` written in this condition (not inside a situation) that can never hold."""
+        if id(cond) in self.via:
+            return
+        if isinstance(cond, AnyOf):
+            for item in cond.items:
+                if id(item) in self.via:
+                    continue
+                if self.holds_sometimes(item):
+                    yield from self._dead_branches(item)
+                else:
+                    yield item
+        elif isinstance(cond, All):
+            for item in cond.items:
+                yield from self._dead_branches(item)
+
+    def why_never(self, cond: Condition) -> tuple[str, int | None]:
+        """Why a condition that can never hold cannot, and the line to blame."""
+        if isinstance(cond, All):
+            flat = list(_flatten(cond))
+            by_key: dict[str, list[Test | Count]] = {}
+            for leaf in flat:
+                if isinstance(leaf, (Test, Count)):
+                    by_key.setdefault(leaf.key, []).append(leaf)
+            for group in by_key.values():
+                clash = self._clash(group)
+                if clash is not None:
+                    return clash
+            for item in flat:
+                if not self.holds_sometimes(item):
+                    return self.why_never(item)
+            return f"{self.text(cond)} can never hold together", _last_line(cond)
+        if isinstance(cond, AnyOf):
+            if not cond.items:
+                return "it is always false", cond.line
+            return f"none of the alternatives can hold ({self.text(cond)})", cond.line
+        if isinstance(cond, Not):
+            return f"{self.text(cond.item)} always holds, so its 'not' never does", cond.line
+        return f"{self.text(cond)} can never hold", cond.line
+
+    def _clash(self, group: list[Test | Count]) -> tuple[str, int | None] | None:
+        """The first test of one field that no value satisfies together with those before it."""
+        for i, leaf in enumerate(group):
+            if self.holds_sometimes(All(tuple(group[: i + 1]))):
+                continue
+            if i == 0:
+                return f"{self.text(leaf)} can never hold", leaf.line
+            needed = list(group[:i])
+            for other in list(needed):
+                rest = [t for t in needed if t is not other]
+                if rest and not self.holds_sometimes(All((*rest, leaf))):
+                    needed = rest
+            if self.holds_sometimes(All(tuple(needed))) and self.holds_sometimes(leaf):
+                others = " and ".join(self.text(t) for t in needed)
+                return f"{self.text(leaf)} contradicts {others}", leaf.line
+            return f"{self.text(leaf)} can never hold", leaf.line
+        return None
+
+    def text(self, cond: Condition) -> str:
+        via = self.via.get(id(cond))
+        base = describe(cond) if cond != _TRUE and cond != _FALSE else ("true" if cond == _TRUE else "false")
+        return f"{base} (situation '{via}')" if via else base
+
+
+def _finding(severity: Severity, code: str, owner: Rule | Situation, line: int | None, message: str) -> Finding:
+    return Finding(
+        severity=severity,
+        code=code,
+        file=_file(owner),
+        line=line if line is not None else owner.line,
+        rule_id=owner.id,
+        message=message,
+    )
+
+
+def _flatten(cond: All) -> Iterator[Condition]:
+    for item in cond.items:
+        if isinstance(item, All):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _last_line(cond: Condition) -> int | None:
+    lines = [leaf.line for leaf in leaves(cond) if leaf.line is not None]
+    return max(lines) if lines else cond.line
+
+
+# -- the values a field can take -----------------------------------------------------------------
+
+_OTHER_TEXT = "\x00other"
+
+
+def _constants(tests: Sequence[Test | Count]) -> list[Any]:
+    out: list[Any] = []
+    for t in tests:
+        if t.op == "exists":
+            continue
+        out += list(t.value) if isinstance(t.value, (list, tuple)) else [t.value]
+    return out
+
+
+def _domain(key: str, tests: Sequence[Test | Count], fields: Mapping[str, FieldSpec]) -> list[Any]:
+    """Values of one fact key that together give every test on it every outcome it can have."""
+    constants = _constants(tests)
+    if tests and isinstance(tests[0], Count):
+        return _numbers([c for c in constants if _is_number(c)], integer=True, low=0)
+    path = tests[0].path if tests else key
+    if path.startswith((SITUATION_PREFIX, TREND_PREFIX)):
+        return [True, False]
+    spec = fields.get(path)
+    if spec is None:  # unknown (reported by validate); anything goes
+        return [*dict.fromkeys(constants), _OTHER_TEXT, None]
+    none = [None] if spec.optional else []
+    if spec.kind == "enum":
+        return [*spec.choices, *none]
+    if spec.kind == "bool":
+        return [True, False, *none]
+    if spec.kind in ("int", "float"):
+        numbers = [c for c in constants if _is_number(c)]
+        low = _lower_bound(path) if fields is state_fields() else None
+        return [*_numbers(numbers, integer=spec.kind == "int", low=low), *none]
+    return [*dict.fromkeys(c for c in constants if isinstance(c, str)), _OTHER_TEXT, *none]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _numbers(constants: Sequence[float], *, integer: bool, low: float | None) -> list[float]:
+    """Points around and between the constants: enough to give every comparison each outcome."""
+    points: set[float] = set()
+    values = sorted(set(constants))
+    for c in values:
+        if integer:
+            points |= {math.floor(c) - 1, math.floor(c), math.ceil(c), math.ceil(c) + 1}
+        else:
+            points |= {c - 1, c, c + 1}
+    if not integer:
+        points |= {(a + b) / 2 for a, b in itertools.pairwise(values)}
+    if low is not None:
+        points = {p for p in points if p >= low} | {low}
+    elif not points:
+        points = {0}
+    return sorted(points)
+
+
+def _lower_bound(path: str) -> float | None:
+    """The smallest value the state model allows at ``path`` (``ge`` of the field), if any."""
+    model: Any = NegotiationState
+    *heads, last = path.split(".")
+    for head in heads:
+        field = model.model_fields.get(head)
+        if field is None:
+            return None
+        model = field.annotation
+    field = getattr(model, "model_fields", {}).get(last)
+    if field is None:
+        return None
+    for meta in field.metadata:
+        ge = getattr(meta, "ge", None)
+        if ge is not None:
+            return float(ge)
+    return None

@@ -1,0 +1,342 @@
+"""Every command of the command line, end to end through its installed entry point, good input and bad.
+
+Conventions checked for every command: ``--json`` gives JSON on stdout, ``--help`` shows an
+example, a state comes from a file or ``-`` (stdin), and a user error prints one line on stderr,
+no traceback, with exit status 2. ``lint`` exits 1 on errors or warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from negotiation_rules.examples import EXAMPLES
+from tests.conftest import rule_yaml
+from tests.test_cli import _entry, run
+
+COMMANDS = ["demo", "advise", "explain", "what-if", "lint", "tactics", "schema"]
+FIXTURE = Path(__file__).parent / "fixtures" / "lint"
+AUTHORITY = '{"phase": "bargaining", "counterpart": {"authority": "claimed_higher"}}'
+
+
+def assert_user_error(out: object, message: str) -> None:
+    stderr: str = out.stderr  # type: ignore[attr-defined]
+    assert out.returncode == 2, stderr  # type: ignore[attr-defined]
+    assert message in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture
+def state_file(tmp_path: Path) -> Path:
+    path = tmp_path / "state.json"
+    path.write_text(EXAMPLES["imaginary_authority"][1].model_dump_json(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def house_rules(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "house.yaml").write_text(
+        rule_yaml(id="house.hold_price", tactic="house.hold_price", when="phase: bargaining"), encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture
+def playbook(tmp_path: Path) -> Path:
+    path = tmp_path / "playbook.yaml"
+    path.write_text("disabled:\n  authority.tit_for_tat: We never bluff about our own superiors.\n", encoding="utf-8")
+    return path
+
+
+# -- conventions for every command ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example_of_itself(command: str) -> None:
+    out = run(command, "--help")
+    assert out.returncode == 0
+    assert "example:" in out.stdout and f"negotiation-rules {command}" in out.stdout
+    assert "--json" in out.stdout
+
+
+def test_the_top_level_help_lists_every_command_and_the_exit_codes() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout
+    assert "exit codes" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["no-such-command"],
+        ["advise"],
+        ["advise", "-", "--top", "-1"],
+        ["advise", "-", "--top", "many"],
+        ["what-if", "-", "authority.provoke", "--max-changes", "9"],
+        ["what-if", "-", "authority.provoke", "--goal", "best"],
+        ["schema", "nothing"],
+        ["tactics", "--family", "magic"],
+    ],
+)
+def test_usage_mistakes_exit_2_without_a_traceback(args: list[str]) -> None:
+    out = run(*args, stdin="{}")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "usage:" in out.stderr
+
+
+# -- advise and demo ----------------------------------------------------------------------------
+
+
+def test_advise_with_a_custom_ruleset(state_file: Path, house_rules: Path) -> None:
+    out = run("advise", str(state_file), "--ruleset", str(house_rules), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [r["tactic"] for r in json.loads(out.stdout)["recommendations"]] == ["house.hold_price"]
+
+
+def test_advise_with_a_playbook_sets_the_disabled_tactic_aside(state_file: Path, playbook: Path) -> None:
+    out = run("advise", str(state_file), "--playbook", str(playbook))
+    assert out.returncode == 0, out.stderr
+    assert "set aside: authority.tit_for_tat (playbook" in out.stdout
+    assert "We never bluff about our own superiors." in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["advise", "-", "--playbook", "/no/such/playbook.yaml"], "cannot read playbook"),
+        (["advise", "-", "--ruleset", "{bad}"], "no such file or folder"),
+        (["advise", "-"], "history[0].by"),
+    ],
+)
+def test_advise_input_errors(args: list[str], message: str) -> None:
+    stdin = '{"history": [{"kind": "offer", "by": "someone"}]}' if args == ["advise", "-"] else "{}"
+    assert_user_error(run(*args, stdin=stdin), message)
+
+
+def test_a_state_file_that_is_not_text_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b"\xff\xfe{}")
+    assert_user_error(run("advise", str(path)), "cannot read state file")
+
+
+def test_a_broken_rule_file_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(rule_yaml(when="phase: bargainig"), encoding="utf-8")
+    out = run("advise", "-", "--ruleset", str(tmp_path), stdin="{}")
+    assert_user_error(out, "bad.yaml:9: rule 'custom.rule': 'bargainig' is not a value of 'phase'")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_demo_with_a_playbook_and_json(playbook: Path) -> None:
+    out = run("demo", "imaginary_authority", "--playbook", str(playbook), "--json")
+    assert out.returncode == 0, out.stderr
+    advice = json.loads(out.stdout)["imaginary_authority"]
+    assert "authority.tit_for_tat" not in [r["tactic"] for r in advice["recommendations"]]
+    assert {"tactic": "authority.tit_for_tat", "by": "playbook"}.items() <= advice["set_aside"][0].items()
+
+
+# -- explain ------------------------------------------------------------------------------------
+
+
+def test_explain_a_set_aside_tactic_names_the_unless_and_its_values() -> None:
+    state = '{"phase": "bargaining", "alternatives": 0}'
+    out = run("explain", "-", "pressure.strong_posture", stdin=state)
+    assert out.returncode == 0, out.stderr
+    assert "set aside by rule 'pressure.strong_posture.bargaining'" in out.stdout
+    assert "because alternatives = 0 holds (actual: 0)" in out.stdout
+
+
+def test_explain_json_has_the_verdict_and_the_failing_condition_with_its_value() -> None:
+    out = run("explain", "-", "authority.provoke", "--json", stdin=AUTHORITY)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "not_matched"
+    reasons = data["rules"][0]["because"]
+    assert {"path": "counterpart.experience", "actual": "unknown", "held": False}.items() <= reasons[0].items()
+
+
+def test_explain_a_recommended_tactic_shows_rank_and_score_composition(state_file: Path) -> None:
+    out = run("explain", str(state_file), "authority.tit_for_tat")
+    assert out.returncode == 0, out.stderr
+    assert "recommended at rank 1" in out.stdout
+    assert "(weight) x 1 (playbook) x (0.6 + 0.4 x" in out.stdout
+
+
+def test_explain_with_a_custom_ruleset_and_a_playbook(house_rules: Path, tmp_path: Path) -> None:
+    book = tmp_path / "book.yaml"
+    book.write_text("weights:\n  house: 0.5\n", encoding="utf-8")
+    out = run(
+        "explain", "-", "house.hold_price", "--ruleset", str(house_rules), "--playbook", str(book), "--json",
+        stdin='{"phase": "bargaining"}',
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "recommended" and "x 0.5 (playbook)" in data["score_formula"]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["explain", "-", "authority.provok"], "{}", "did you mean 'authority.provoke'"),
+        (["explain", "/no/state.json", "authority.provoke"], None, "cannot read state file"),
+        (["explain", "-", "authority.provoke"], '{"phase": "bargainin"}', "did you mean 'bargaining'"),
+    ],
+)
+def test_explain_input_errors(args: list[str], stdin: str | None, message: str) -> None:
+    assert_user_error(run(*args, stdin=stdin), message)
+
+
+# -- what-if ------------------------------------------------------------------------------------
+
+
+def test_what_if_prints_the_minimal_change_and_its_effect_on_the_ranking() -> None:
+    out = run("what-if", "-", "authority.provoke", stdin=AUTHORITY)
+    assert out.returncode == 0, out.stderr
+    assert "1 change gets authority.provoke recommended" in out.stdout
+    assert "counterpart.experience: unknown -> experienced" in out.stdout
+    assert "- -> 2" in out.stdout  # rank: not recommended -> 2
+
+
+def test_what_if_json_is_verified_and_reads_the_state_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(AUTHORITY, encoding="utf-8")
+    out = run("what-if", str(path), "authority.provoke", "--goal", "first", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["goal"] == "first" and data["status"] == "found"
+    for sol in data["solutions"]:
+        assert sol["verified"] and sol["after"]["rank"] == 1
+        assert all({"path", "from", "to"} <= set(change) for change in sol["changes"])
+
+
+def test_what_if_says_honestly_when_there_is_no_change_within_the_limit() -> None:
+    out = run("what-if", "-", "authority.provoke", "--max-changes", "2", stdin="{}")
+    assert out.returncode == 0, out.stderr
+    assert "no change within 2 steps gets authority.provoke recommended" in out.stdout
+
+
+def test_what_if_with_a_custom_ruleset(house_rules: Path) -> None:
+    out = run("what-if", "-", "house.hold_price", "--ruleset", str(house_rules), "--json", stdin="{}")
+    assert out.returncode == 0, out.stderr
+    (sol,) = json.loads(out.stdout)["solutions"]
+    assert sol["changes"] == [{"path": "phase", "from": "preparation", "to": "bargaining", "same_effect": []}]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["what-if", "-", "authority.provok"], "{}", "did you mean 'authority.provoke'"),
+        (["what-if", "-", "authority.provoke"], "[1, 2]", "expected an object"),
+        (["what-if", "/no/state.json", "authority.provoke"], None, "cannot read state file"),
+    ],
+)
+def test_what_if_input_errors(args: list[str], stdin: str | None, message: str) -> None:
+    assert_user_error(run(*args, stdin=stdin), message)
+
+
+# -- lint ---------------------------------------------------------------------------------------
+
+
+def test_lint_of_the_built_in_rulesets_is_clean_and_exits_0() -> None:
+    out = run("lint")
+    assert out.returncode == 0, out.stdout
+    assert "built-in rulesets: no findings" in out.stdout
+
+
+def test_lint_of_the_fixture_lists_the_findings_and_exits_1() -> None:
+    out = run("lint", str(FIXTURE))
+    assert out.returncode == 1
+    for code in ("duplicate-id", "never-holds", "unless-always-blocks", "unknown-placeholder", "no-source"):
+        assert code in out.stdout
+    assert "9 errors, 4 warnings" in out.stdout
+
+
+def test_lint_json_has_counts_and_locations() -> None:
+    out = run("lint", str(FIXTURE / "b_rules.yaml"), str(FIXTURE / "c_more_rules.yaml"), "--json")
+    assert out.returncode == 1
+    data = json.loads(out.stdout)
+    assert data["ok"] is False and data["counts"]["error"] >= 1
+    dup = next(f for f in data["findings"] if f["code"] == "duplicate-id")
+    assert dup["line"] == 4 and dup["rule_id"] == "fixture.duplicate" and dup["file"].endswith("c_more_rules.yaml")
+
+
+def test_lint_warnings_alone_fail_but_a_clean_file_passes(tmp_path: Path) -> None:
+    (tmp_path / "own.yaml").write_text(rule_yaml(id="house.x", tactic="house.own"), encoding="utf-8")
+    out = run("lint", str(tmp_path / "own.yaml"), "--json")
+    assert out.returncode == 1 and json.loads(out.stdout)["counts"] == {"error": 0, "warning": 1, "info": 0}
+    (tmp_path / "own.yaml").write_text(rule_yaml(id="house.x", tactic="prep.plan_opening"), encoding="utf-8")
+    assert run("lint", str(tmp_path / "own.yaml")).returncode == 0
+
+
+def test_lint_a_file_that_is_not_yaml_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("rules: [\n", encoding="utf-8")
+    out = run("lint", str(tmp_path), "--json")
+    assert out.returncode == 1
+    (finding,) = json.loads(out.stdout)["findings"]
+    assert finding["code"] == "load-error" and "invalid YAML" in finding["message"]
+
+
+def test_lint_a_missing_path_is_a_usage_error() -> None:
+    assert_user_error(run("lint", "/no/such/rules"), "no such file or folder: /no/such/rules")
+
+
+def test_lint_codes_lists_every_code() -> None:
+    data = json.loads(run("lint", "--codes", "--json").stdout)
+    assert {"duplicate-id", "never-holds", "unless-always-blocks", "tactic-without-rule"} <= set(data)
+
+
+# -- tactics and schema -------------------------------------------------------------------------
+
+
+def test_tactics_of_one_family_as_a_table() -> None:
+    out = run("tactics", "--family", "trust")
+    assert out.returncode == 0
+    assert "trust.verify_authority" in out.stdout and "pressure.ultimatum" not in out.stdout
+
+
+@pytest.mark.parametrize("which", ["state", "advice", "explanation", "what-if", "finding"])
+def test_schema_of_each_output(which: str) -> None:
+    out = run("schema", which, "--json")
+    assert out.returncode == 0
+    schema = json.loads(out.stdout)
+    assert schema["type"] == "object" and schema["properties"]
+
+
+def test_the_what_if_schema_uses_the_json_names() -> None:
+    schema = json.loads(run("schema", "what-if").stdout)
+    assert "from" in schema["$defs"]["Change"]["properties"]
+
+
+# -- the documentation shows real output ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC_OUTPUTS = [
+    ("explain.md", ["explain", "STATE", "authority.provoke"]),
+    ("explain.md", ["explain", "STATE", "authority.tit_for_tat"]),
+    ("what-if.md", ["what-if", "STATE", "authority.provoke"]),
+    ("what-if.md", ["what-if", "STATE", "authority.provoke", "--goal", "first"]),
+    ("cli.md", ["explain", "STATE", "authority.provoke"]),
+    ("cli.md", ["what-if", "STATE", "authority.provoke"]),
+    ("cli.md", ["demo", "imaginary_authority", "--top", "2"]),
+    ("lint.md", ["lint", "tests/fixtures/lint"]),
+]
+
+
+@pytest.mark.parametrize(("page", "args"), DOC_OUTPUTS)
+def test_the_docs_show_what_the_command_prints(page: str, args: list[str], tmp_path: Path) -> None:
+    doc = ROOT / "docs" / page
+    if not doc.exists():
+        pytest.skip("needs the source tree")
+    state = tmp_path / "state.json"
+    state.write_text(AUTHORITY, encoding="utf-8")
+    argv = [str(state) if a == "STATE" else a for a in args]
+    out = subprocess.run([*_entry(), *argv], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    printed = "\n".join(line.rstrip() for line in out.stdout.strip().splitlines())
+    assert printed in doc.read_text(encoding="utf-8"), f"docs/{page} is out of date; paste the output of: {argv}"
