@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .advice import Advice, Recommendation, SetAside, Source
 from .advisor import advise
+from .batch import advise_many
 from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
 from .explain import Explanation, explain
 from .lint import Finding, lint
@@ -36,6 +37,7 @@ __all__ = [
     "StateError",
     "WhatIf",
     "advise",
+    "advise_many",
     "explain",
     "lint",
     "load_playbook",

@@ -8,7 +8,7 @@ from typing import Any
 
 from .advice import Advice
 from .engine import Firing, engine_for
-from .facts import build_fact, effective_state
+from .facts import effective_state
 from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
 from .ranking import rank
@@ -45,10 +45,10 @@ def facts_for(
 ) -> tuple[NegotiationState, dict[str, Any]]:
     """The effective state and the flat fact the engine receives for it (trends included)."""
     effective = effective_state(state)
-    compiled = engine_for(ruleset).compiled
-    if trends is None and compiled.uses_trends:
+    engine = engine_for(ruleset)
+    if trends is None and engine.compiled.uses_trends:
         trends = history_trends(state.history)
-    return effective, build_fact(effective, compiled.counts, trends)
+    return effective, engine.facts(effective, trends)
 
 
 def advise(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .conditions import Count, evaluate_item
-from .fields import state_fields, value_at
+from .conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test
+from .fields import state_fields
 from .history import TRENDS
 from .state import NegotiationState
 
@@ -45,15 +46,70 @@ def build_fact(
     state: NegotiationState, counts: Iterable[Count], trends: Mapping[str, bool] | None = None
 ) -> dict[str, Any]:
     """One flat fact of the (effective) state: every scalar path, each count a rule asks for, the trends."""
-    fact: dict[str, Any] = {f"trend__{name}": bool(trends and trends.get(name)) for name in TRENDS}
-    for path, spec in state_fields().items():
-        if spec.kind != "list":
-            fact[spec.fact_key] = value_at(state, path)
-    for count in counts:
-        if count.key in fact:
-            continue
-        items = value_at(state, count.path)
-        fact[count.key] = (
-            len(items) if count.where is None else sum(1 for item in items if evaluate_item(count.where, item))
-        )
-    return fact
+    return FactBuilder(counts)(state, trends)
+
+
+class FactBuilder:
+    """``build_fact`` for one fixed set of counts, planned once: the engine of a ruleset keeps one.
+
+    Planning reads the field paths and hashes each count's key (``Count.key``) once, instead of
+    on every call; the scalar fields are then read in one C call (``operator.attrgetter``).
+    """
+
+    def __init__(self, counts: Iterable[Count]) -> None:
+        scalars = [(spec.fact_key, path) for path, spec in state_fields().items() if spec.kind != "list"]
+        self._no_trends: dict[str, Any] = {f"trend__{name}": False for name in TRENDS}
+        self._trend_keys = tuple((f"trend__{name}", name) for name in TRENDS)
+        self._keys = tuple(key for key, _ in scalars)
+        getter = operator.attrgetter(*(path for _, path in scalars))
+        self._values = getter if len(scalars) > 1 else lambda state: (getter(state),)
+        seen = {*self._no_trends, *self._keys}
+        plan: list[tuple[str, Any, Predicate | None]] = []
+        for count in counts:
+            if count.key not in seen:
+                seen.add(count.key)
+                where = predicate(count.where) if count.where is not None else None
+                plan.append((count.key, operator.attrgetter(count.path), where))
+        self._counts = tuple(plan)
+
+    def __call__(self, state: NegotiationState, trends: Mapping[str, bool] | None = None) -> dict[str, Any]:
+        """The flat fact of ``state`` (the effective state) with these counts and ``trends``."""
+        if trends:
+            fact: dict[str, Any] = {key: bool(trends.get(name)) for key, name in self._trend_keys}
+        else:
+            fact = dict(self._no_trends)
+        fact.update(zip(self._keys, self._values(state), strict=True))
+        for key, items_of, where in self._counts:
+            items = items_of(state)
+            # an item's __dict__ holds exactly its fields, the mapping evaluate_item() would build
+            fact[key] = len(items) if where is None else sum(1 for item in items if where(item.__dict__))
+        return fact
+
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def predicate(cond: Condition) -> Predicate:
+    """``conditions.evaluate(cond, ·)`` as one closure, built once: counting a long history calls it per event.
+
+    The same semantics, case by case: a test holds only on a present, non-null value (``exists``
+    asks exactly that), with the same OPERATORS; a count reads 0 when absent.
+    """
+    if isinstance(cond, Test):
+        key, value = cond.key, cond.value
+        if cond.op == "exists":
+            want = bool(value)
+            return lambda fact: (fact.get(key) is not None) is want
+        compare = OPERATORS[cond.op]
+        return lambda fact: (found := fact.get(key)) is not None and bool(compare(found, value))
+    if isinstance(cond, Count):
+        count_key, compare_count, number = cond.key, OPERATORS[cond.op], cond.value
+        return lambda fact: bool(compare_count(fact.get(count_key, 0), number))
+    if isinstance(cond, Not):
+        inner = predicate(cond.item)
+        return lambda fact: not inner(fact)
+    parts = tuple(predicate(c) for c in cond.items)
+    if isinstance(cond, All):
+        return lambda fact: all(p(fact) for p in parts)
+    assert isinstance(cond, AnyOf)
+    return lambda fact: any(p(fact) for p in parts)

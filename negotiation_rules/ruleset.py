@@ -162,6 +162,13 @@ class Ruleset:
 
 
 def _rule_files(path: Path) -> list[Path]:
+    try:
+        return _list_rule_files(path)
+    except OSError as exc:  # a name too long, a folder we may not read, ...
+        raise RulesetError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _list_rule_files(path: Path) -> list[Path]:
     if not path.exists():
         raise RulesetError("no such file or folder", file=str(path))
     if path.is_file():

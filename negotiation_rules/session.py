@@ -1,10 +1,11 @@
 """Negotiations over time: record events one by one, get advice that uses the whole history.
 
-A ``Negotiation`` keeps its concession events in a durable-rules session of its own, where
-the correlation rules of history.py read the order of moves (unanswered concessions,
-shrinking steps); counts (authority claims, deadlocks) come from the history as in
-``advise()``. Advice after any sequence of ``record()`` calls equals ``advise()`` on a state
-with the same history. ``to_json()``/``from_json()`` let a stateless service keep a
+A ``Negotiation`` keeps the state and its growing history; each ``advise()`` derives what the
+history implies (authority claims, deadlocks, the trends of history.py) and runs the rules in
+durable-rules in an engine session of its own for that call, emptied afterwards, exactly as
+``advise()`` does. So advice after any sequence of ``record()`` calls equals ``advise()`` on a
+state with the same history, and a negotiation holds nothing inside the engine between calls:
+thousands can be open at once. ``to_json()``/``from_json()`` let a stateless service keep a
 negotiation between requests.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg, check_top, fire
 from .errors import StateError
-from .history import TRENDS, WINDOW, HistoryEngine, acquire_session, event_fact, window
+from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
 from .ranking import rank
 from .ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
@@ -31,13 +31,8 @@ FORMAT = "negotiation-rules/session"
 VERSION = 1
 
 
-def _release(engine: HistoryEngine, sid: str, facts: dict[int, dict[str, Any]]) -> None:
-    engine.release(sid, list(facts.values()))
-    facts.clear()
-
-
 class Negotiation:
-    """One negotiation as a sequence of moves; thread-safe, and closes itself when garbage-collected."""
+    """One negotiation as a sequence of moves; thread-safe."""
 
     def __init__(
         self,
@@ -50,16 +45,8 @@ class Negotiation:
         self._ruleset: Ruleset = resolve_ruleset(ruleset)
         self._playbook: Playbook | None = resolve_playbook(playbook)
         self._lock = threading.RLock()
-        self._engine, self._sid = acquire_session()
-        self._facts: dict[int, dict[str, Any]] = {}  # seq -> event fact now in the engine session
-        self._closer = weakref.finalize(self, _release, self._engine, self._sid, self._facts)
+        self._closed = False
         self._trends: dict[str, bool] | None = None
-        try:
-            for seq, event in window(self._state.history):
-                self._add(seq, event)
-        except BaseException:
-            self.close()
-            raise
 
     # -- state -------------------------------------------------------------------------------
 
@@ -83,21 +70,11 @@ class Negotiation:
 
     @property
     def closed(self) -> bool:
-        return not self._closer.alive
+        return self._closed
 
     def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError("this negotiation is closed")
-
-    def _add(self, seq: int, event: Event) -> None:
-        fact = event_fact(seq, event)
-        if fact is None:
-            return
-        self._engine.add(self._sid, fact)
-        self._facts[seq] = fact
-        side = [s for s, f in self._facts.items() if f["by"] == event.by]
-        for old in sorted(side)[: max(0, len(side) - WINDOW)]:  # older steps can no longer change a trend
-            self._engine.remove(self._sid, self._facts.pop(old))
 
     def record(self, event: Event | dict[str, Any] | None = None, /, **fields: Any) -> None:
         """Add one event (an Event, a dict, or keyword fields); invalid events raise StateError and change nothing."""
@@ -106,10 +83,7 @@ class Negotiation:
             self._check_open()
             if len(self._state.history) >= MAX_HISTORY:
                 raise StateError(f"a negotiation holds at most {MAX_HISTORY} events", "history")
-            seq = len(self._state.history)
-            new_state = self._state.model_copy(update={"history": [*self._state.history, parsed]})
-            self._add(seq, parsed)
-            self._state = new_state
+            self._state = self._state.model_copy(update={"history": [*self._state.history, parsed]})
             self._trends = None
 
     def update(self, **fields: Any) -> None:
@@ -128,11 +102,11 @@ class Negotiation:
     # -- advice ------------------------------------------------------------------------------
 
     def trends(self) -> dict[str, bool]:
-        """Which history trends hold now, as durable-rules correlates the recorded events."""
+        """Which history trends hold now (kept until the next recorded event)."""
         with self._lock:
             self._check_open()
             if self._trends is None:
-                self._trends = self._engine.probe(self._sid) if self._facts else dict.fromkeys(TRENDS, False)
+                self._trends = history_trends(self._state.history)
             return dict(self._trends)
 
     def advise(self, *, top: int | None = None) -> Advice:
@@ -189,9 +163,9 @@ class Negotiation:
     # -- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Empty and return the engine session (idempotent); also done on garbage collection."""
+        """End the negotiation: later calls raise; idempotent. Nothing is held in the engine meanwhile."""
         with self._lock:
-            self._closer()
+            self._closed = True
 
     def __enter__(self) -> Negotiation:
         return self

@@ -99,8 +99,9 @@ def load_yaml(text: str, file: str) -> Any:
     """Parse one YAML document safely; syntax errors become RulesetError with the line."""
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise RulesetError(f"file is larger than {MAX_FILE_BYTES} bytes", file=file)
-    loader = _Loader(text, file)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, file)  # the reader already refuses control characters here
         return loader.get_single_data()
     except RulesetError:
         raise
@@ -113,4 +114,5 @@ def load_yaml(text: str, file: str) -> Any:
     except RecursionError:
         raise RulesetError("invalid YAML: nested too deeply", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

@@ -76,5 +76,3 @@ def test_strategies_pin_fixed_fields() -> None:
         assert state.phase == "bargaining" and state.trust == "low"
 
     check()
-
-

@@ -236,3 +236,8 @@ def test_every_never_when_of_the_catalog_is_encoded(builtin: Ruleset) -> None:
     for tactic in CATALOG.values():
         if tactic.never:
             assert any(r.unless is not None for r in builtin.rules_for(tactic.id)), tactic.id
+
+
+def test_a_path_the_system_cannot_open_is_a_ruleset_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesetError, match="cannot read"):
+        load_ruleset(tmp_path / ("x" * 5000))

@@ -341,8 +341,8 @@ def test_set_aside_explains_the_unless_conditions_that_held() -> None:
     assert "because alternatives = 0 holds (actual: 0) in situation 'no_alternatives'" in expl.summary
 
 
-# Concession events feed the trends (history.py), which durable-rules correlates on its own; they are
-# left out so that this property is about explanations only.
+# Concession events feed the trends (history.py), which what_if does not change; they are left out so
+# that this property is about explanations only.
 NO_CONCESSIONS = st.lists(events.filter(lambda e: e.kind != "concession"), max_size=6)
 
 

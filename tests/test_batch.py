@@ -1,0 +1,232 @@
+"""advise_many(): the same advice as a loop of advise(), in input order, for any mix of inputs, in one or several
+processes; plus the fast paths it shares with advise() (trusted output models, the result cache)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError, advise
+from negotiation_rules import batch as batch_module
+from negotiation_rules.batch import advise_many
+from negotiation_rules.engine import engine_for, set_result_cache_size
+from negotiation_rules.examples import EXAMPLES
+from negotiation_rules.ranking import trusted
+from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules.testing.strategies import states
+
+from .conftest import rule_yaml
+
+EXAMPLE_STATES = [state for _, state in EXAMPLES.values()]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(states(), max_size=12), st.none() | st.integers(0, 5))
+def test_a_batch_gives_exactly_the_advice_of_a_loop_in_input_order(
+    batch: list[NegotiationState], top: int | None
+) -> None:
+    assert advise_many(batch, top=top) == [advise(state, top=top) for state in batch]
+
+
+def test_models_dicts_json_texts_and_bytes_can_be_mixed() -> None:
+    state = EXAMPLES["imaginary_authority"][1]
+    inputs = [state, state.model_dump(), state.model_dump_json(), state.model_dump_json().encode()]
+    assert advise_many(inputs) == [advise(state)] * 4
+
+
+def test_repeated_states_are_evaluated_once_but_every_position_gets_its_own_advice() -> None:
+    state = EXAMPLES["stuck_with_supplier"][1]
+    evaluations: list[object] = []
+    from negotiation_rules.observe import subscribe
+
+    unsubscribe = subscribe(lambda ruleset, firing: evaluations.append(firing))
+    try:
+        first, second, third = advise_many([state, state.model_dump(), state])
+    finally:
+        unsubscribe()
+    assert len(evaluations) == 1
+    assert first == second == third == advise(state)
+    assert first is not second
+    first.recommendations.clear()  # a caller changing one result changes no other
+    assert second.recommendations and third.recommendations
+
+
+def test_the_first_invalid_state_by_position_is_named_with_its_index() -> None:
+    good = EXAMPLE_STATES[0]
+    with pytest.raises(StateError) as info:
+        advise_many([good, good, {"phase": "bargainin"}, {"trust": "never"}])
+    assert info.value.path == "states[2].phase"
+    assert "did you mean 'bargaining'" in str(info.value)
+    with pytest.raises(StateError) as info:
+        advise_many([good, "[1, 2]"])
+    assert info.value.path == "states[1]"
+
+
+def test_a_ruleset_a_playbook_and_top_apply_to_every_state(tmp_path: Path) -> None:
+    (tmp_path / "house.yaml").write_text(rule_yaml(id="house.firm", tactic="house.firm"), encoding="utf-8")
+    playbook = {"weights": {"house": 0.5}}
+    batch = [{"phase": "bargaining"}, {"phase": "opening"}]
+    expected = [advise(s, ruleset=tmp_path, playbook=playbook, top=1) for s in batch]
+    assert advise_many(batch, ruleset=tmp_path, playbook=playbook, top=1) == expected
+    assert expected[0].tactics == ["house.firm"] and expected[1].tactics == []
+
+
+def test_progress_reports_each_chunk_and_ends_at_the_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "CHUNK", 4)
+    calls: list[tuple[int, int]] = []
+    advise_many(EXAMPLE_STATES * 2, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(4, 12), (8, 12), (12, 12)]
+
+
+def test_an_exception_in_the_progress_callback_stops_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "CHUNK", 2)
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        advise_many(EXAMPLE_STATES, progress=stop)
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: advise_many(EXAMPLE_STATES[0]), TypeError),  # type: ignore[arg-type]
+        (lambda: advise_many('{"phase": "opening"}'), TypeError),  # type: ignore[arg-type]
+        (lambda: advise_many(EXAMPLE_STATES, processes=0), ValueError),
+        (lambda: advise_many(EXAMPLE_STATES, top=-1), ValueError),
+    ],
+)
+def test_wrong_arguments_are_refused_before_any_work(call: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        call()  # type: ignore[operator]
+
+
+def test_an_empty_batch_is_an_empty_list() -> None:
+    assert advise_many([]) == []
+    assert advise_many(iter(())) == []
+
+
+# -- several processes -------------------------------------------------------------------------------
+# Workers are fresh interpreters (spawn), so these tests cost about a second each. They use states
+# without concession events: kept from when the trends were durable-rules join rules that read out of
+# bounds (see docs/performance.md); the trends are plain Python now.
+
+CALM = [s for s in EXAMPLE_STATES if not any(e.kind == "concession" for e in s.history)]
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let small batches use worker processes, on any machine (on two cores they would stay in this process)."""
+    monkeypatch.setattr(batch_module, "MIN_PARALLEL", 10)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 8)
+
+
+@pytest.mark.usefixtures("pool")
+def test_several_processes_give_the_same_advice_in_the_same_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "CHUNK", 8)
+    batch = [s.model_dump() for s in CALM] * 6
+    progress: list[int] = []
+    got = advise_many(batch, processes=2, progress=lambda done, total: progress.append(done))
+    assert got == [advise(s) for s in batch]
+    assert progress[-1] == len(batch) and progress == sorted(progress)
+
+
+@pytest.mark.usefixtures("pool")
+def test_workers_reload_a_ruleset_path_and_rebuild_a_ruleset_object(tmp_path: Path) -> None:
+    (tmp_path / "house.yaml").write_text(rule_yaml(id="house.firm", tactic="house.firm"), encoding="utf-8")
+    in_memory = Ruleset.from_text(rule_yaml(id="mem.move", tactic="mem.move", when="phase: opening"), file="m.yaml")
+    batch = [{"phase": p} for p in ("bargaining", "opening", "closing")] * 5
+    assert advise_many(batch, ruleset=tmp_path, processes=2) == [advise(s, ruleset=tmp_path) for s in batch]
+    assert advise_many(batch, ruleset=in_memory, processes=2, top=1) == [
+        advise(s, ruleset=in_memory, top=1) for s in batch
+    ]
+
+
+@pytest.mark.usefixtures("pool")
+def test_an_invalid_state_in_a_worker_is_the_same_state_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "CHUNK", 4)
+    batch: list[object] = [{"phase": "opening"}] * 20
+    batch[13] = {"phase": "opening", "alternatives": -1}
+    batch[17] = {"trust": "never"}
+    with pytest.raises(StateError) as info:
+        advise_many(batch, processes=2)  # type: ignore[arg-type]
+    assert info.value.path == "states[13].alternatives"
+
+
+def test_a_small_batch_or_a_two_core_machine_stays_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(*args: object, **kwargs: object) -> object:
+        raise AssertionError("started worker processes")
+
+    monkeypatch.setattr(batch_module, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 8)
+    assert advise_many(EXAMPLE_STATES, processes=4) == [advise(s) for s in EXAMPLE_STATES]
+    monkeypatch.setattr(batch_module, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 2)
+    assert advise_many(EXAMPLE_STATES, processes=4) == [advise(s) for s in EXAMPLE_STATES]
+
+
+# -- the fast paths --------------------------------------------------------------------------------
+
+
+def test_trusted_output_models_equal_validated_ones() -> None:
+    blocked = NegotiationState(phase="bargaining", alternatives=0, trust="low", counterpart={"authority": "limited"})
+    playbook = {"disabled": {"prep": "Not now."}}
+    for state in [*EXAMPLE_STATES, blocked]:
+        advice = advise(state, playbook=playbook)
+        rebuilt = Advice.model_validate_json(advice.model_dump_json())
+        assert rebuilt == advice
+        assert rebuilt.model_dump_json() == advice.model_dump_json()
+        assert rebuilt.model_fields_set == advice.model_fields_set
+        for ours, validated in zip(advice.set_aside, rebuilt.set_aside, strict=True):
+            by = {"by": ours.by} if ours.by != "rule" else {}
+            again = SetAside(tactic=ours.tactic, rule_id=ours.rule_id, reason=ours.reason, **by)
+            assert ours.model_fields_set == again.model_fields_set and ours == validated
+    assert any(a.by == "rule" for a in advise(blocked).set_aside)
+    fields = {
+        "tactic": "a.b",
+        "move": "m",
+        "rationale": "r",
+        "score": 0.5,
+        "rule_id": "a.b.c",
+        "sources": [],
+        "cautions": [],
+        "family": "a",
+        "other_rules": [],
+    }
+    assert trusted(Recommendation, dict(fields)) == Recommendation.model_construct(**fields)
+
+
+def test_the_result_cache_is_exact_bounded_and_off_by_default() -> None:
+    engine = engine_for(builtin_ruleset())
+    assert engine.cache_info()[3] == 0
+    expected = [advise(s) for s in EXAMPLE_STATES]
+    previous = set_result_cache_size(3)
+    try:
+        engine.clear_cache()
+        for _ in range(3):
+            assert [advise(s) for s in EXAMPLE_STATES] == expected
+        hits, misses, entries, size = engine.cache_info()
+        assert size == 3 and entries <= 3 and misses >= len(EXAMPLE_STATES)
+        same = EXAMPLE_STATES[-1]
+        advise(same)
+        assert engine.cache_info()[0] == hits + 1  # the last state is still cached
+    finally:
+        set_result_cache_size(previous)
+    assert engine.cache_info()[2] == 0
+    with pytest.raises(ValueError):
+        set_result_cache_size(-1)
+
+
+def test_a_batch_equals_single_evaluations_at_the_engine_level() -> None:
+    from negotiation_rules.advisor import facts_for
+
+    rules = builtin_ruleset()
+    engine = engine_for(rules)
+    facts = [facts_for(s, rules)[1] for s in EXAMPLE_STATES] * 7  # more than one BATCH_CHUNK
+    assert engine.evaluate_many(facts) == [engine.evaluate(f) for f in facts]
+    assert json.dumps(engine.evaluate_many([])) == "[]"

@@ -1,0 +1,136 @@
+"""Many threads at once get exactly the sequential results: advise(), advise_many(), Negotiation sessions, and with
+the result cache on; and the engine is left without a single fact afterwards."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import durable_rules_engine as drl
+
+from negotiation_rules import Advice, Event, Negotiation, NegotiationState, advise
+from negotiation_rules.batch import advise_many
+from negotiation_rules.engine import Engine, engine_for, set_result_cache_size
+from negotiation_rules.examples import EXAMPLES
+from negotiation_rules.ruleset import builtin_ruleset
+
+THREADS = 8
+CALLS = 500
+
+MIX: list[NegotiationState] = [state for _, state in EXAMPLES.values()] + [
+    NegotiationState(phase="opening", trust="low"),
+    NegotiationState(phase="closing", outlook="winning", relationship="one_off"),
+    NegotiationState(
+        phase="bargaining",
+        history=[
+            Event(kind="concession", by="us", value=5.0),
+            Event(kind="concession", by="us", value=5.0),
+            Event(kind="deadlock", by="them"),
+        ],
+    ),
+    NegotiationState(phase="bargaining", alternatives=3, deadlock=True, top_leader_available=True),
+]
+
+
+def run_threads(work: Callable[[int], None], threads: int = THREADS) -> list[BaseException]:
+    """Start all threads together (a barrier), wait for them, return what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def body(t: int) -> None:
+        try:
+            barrier.wait()
+            work(t)
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    pool = [threading.Thread(target=body, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in pool), "a thread hung"
+    return errors
+
+
+def engine_is_empty(engine: Engine) -> bool:
+    """No idle session of any shard holds a fact."""
+    for shard in engine.shards:
+        for sid in list(engine._sessions):
+            try:
+                if json.loads(drl.get_facts(shard.handle, sid)):
+                    return False
+            except drl.error:  # a session this shard never saw
+                continue
+    return True
+
+
+def test_eight_threads_of_five_hundred_calls_get_exactly_the_sequential_results() -> None:
+    expected = [advise(state) for state in MIX]
+    got: dict[tuple[int, int], Advice] = {}
+
+    def work(t: int) -> None:
+        for i in range(CALLS):
+            got[(t, i)] = advise(MIX[(t * 7 + i) % len(MIX)])
+
+    assert run_threads(work) == []
+    assert len(got) == THREADS * CALLS
+    assert all(advice == expected[(t * 7 + i) % len(MIX)] for (t, i), advice in got.items())
+    assert engine_is_empty(engine_for(builtin_ruleset()))
+
+
+def test_negotiation_sessions_batches_and_advise_run_at_the_same_time() -> None:
+    moves = [
+        Event(kind="offer", by="us", value=120.0),
+        Event(kind="authority_claimed", by="them"),
+        Event(kind="concession", by="us", value=4.0),
+        Event(kind="concession", by="us", value=5.0),
+        Event(kind="authority_claimed", by="them"),
+        Event(kind="deadlock", by="them"),
+    ]
+    start = NegotiationState(phase="bargaining", counterpart={"experience": "experienced"})
+    after = [advise(start.model_copy(update={"history": moves[: k + 1]})) for k in range(len(moves))]
+    expected = [advise(state) for state in MIX]
+    results: dict[str, Any] = {}
+
+    def work(t: int) -> None:
+        if t % 3 == 0:  # a session recording moves one by one
+            for round_ in range(20):
+                with Negotiation(start) as talk:
+                    for k, move in enumerate(moves):
+                        talk.record(move)
+                        assert talk.advise() == after[k], (t, round_, k)
+            results[f"session{t}"] = True
+        elif t % 3 == 1:  # batches
+            for _ in range(5):
+                assert advise_many(MIX * 5) == expected * 5
+            results[f"batch{t}"] = True
+        else:
+            for i in range(CALLS):
+                assert advise(MIX[i % len(MIX)]) == expected[i % len(MIX)]
+            results[f"advise{t}"] = True
+
+    assert run_threads(work) == []
+    assert len(results) == THREADS
+    assert engine_is_empty(engine_for(builtin_ruleset()))
+
+
+def test_threads_sharing_the_result_cache_get_the_sequential_results() -> None:
+    expected = [advise(state) for state in MIX]
+    previous = set_result_cache_size(4)  # smaller than the mix: entries come and go under contention
+    try:
+        got: list[bool] = []
+
+        def work(t: int) -> None:
+            for i in range(CALLS // 2):
+                k = (t + i) % len(MIX)
+                got.append(advise(MIX[k]) == expected[k])
+
+        assert run_threads(work) == []
+        assert len(got) == THREADS * (CALLS // 2) and all(got)
+        hits, _, entries, size = engine_for(builtin_ruleset()).cache_info()
+        assert entries <= size == 4 and hits > 0
+    finally:
+        set_result_cache_size(previous)
