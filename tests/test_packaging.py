@@ -76,3 +76,18 @@ def test_ci_runs_the_readme_set_up_commands() -> None:
     ):
         assert command in readme
         assert command in ci
+
+
+def test_the_readme_example_prints_what_the_readme_shows() -> None:
+    import contextlib
+    import io
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Example") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue() == shown
