@@ -293,6 +293,23 @@ class Engine:
                 frags[key] = prefix + encode_value(value)
         return frags
 
+    def _end_session(self, sid: str, asserted: list[tuple[_ShardEngine, str]], clean: bool, many: bool) -> None:
+        """Retract what the session got and return it to the pool; a session not emptied is never reused."""
+        for engine, text in asserted:
+            with engine.lock:
+                try:
+                    if many:
+                        engine.retract_many(text)
+                    else:
+                        engine.retract(text)
+                except _drl.error:
+                    clean = False
+        if clean:
+            self._sessions.append(sid)
+        else:
+            self._stage_texts.pop(sid, None)
+            self._batch_texts.pop(sid, None)
+
     def evaluate(self, fact: dict[str, Any]) -> Firing:
         """Run the stages for one flat fact in a pooled session that is emptied again afterwards."""
         frags = self.encode(fact)
@@ -380,17 +397,7 @@ class Engine:
             clean = False
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         finally:
-            for engine, text in asserted:
-                with engine.lock:
-                    try:
-                        engine.retract(text)
-                    except _drl.error:
-                        clean = False
-            if clean:
-                self._sessions.append(sid)
-            else:  # the session is never used again
-                self._stage_texts.pop(sid, None)
-                self._batch_texts.pop(sid, None)
+            self._end_session(sid, asserted, clean, many=False)
         return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]))
 
     # -- batches ---------------------------------------------------------------------------------
@@ -495,17 +502,7 @@ class Engine:
             clean = False
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         finally:
-            for engine, text in asserted:
-                with engine.lock:
-                    try:
-                        engine.retract_many(text)
-                    except _drl.error:
-                        clean = False
-            if clean:
-                self._sessions.append(sid)
-            else:  # the session is never used again
-                self._stage_texts.pop(sid, None)
-                self._batch_texts.pop(sid, None)
+            self._end_session(sid, asserted, clean, many=True)
         return [Firing(frozenset(s), frozenset(m), frozenset(b)) for s, m, b in found]
 
     # -- the result cache ------------------------------------------------------------------------
