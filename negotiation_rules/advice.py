@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,10 +12,36 @@ class _Out(BaseModel):
 
 
 class Source(_Out):
-    """Where a tactic comes from: the source document's file name and the section heading."""
+    """Where a tactic comes from: the source document's file name, its title and a section or passage in it."""
 
     document: str
     section: str
+    title: str = Field(default="", description="the source document's readable title")
+
+
+class Fact(_Out):
+    """One fact a recommendation or a set-aside rests on: a state path and its value."""
+
+    path: str = Field(description="dotted state path, e.g. counterpart.authority")
+    value: Any = Field(description="the value it had; never an unknown")
+    stated: bool = Field(description="True if the user gave it, False if derived from the history or other fields")
+
+
+class Answer(_Out):
+    """One possible answer to a question, and what it would do to the top of the advice."""
+
+    value: Any
+    label: str = Field(default="", description="the answer in plain words")
+    effect: str = Field(description="what it changes in the top of the advice, e.g. 'x becomes #1'")
+
+
+class Question(_Out):
+    """An unknown fact worth finding out next, asked as a salesperson would ask it."""
+
+    path: str = Field(description="the unknown state field")
+    question: str
+    answers: list[Answer] = Field(default_factory=list)
+    impact: float = Field(description="how much the answers would change the top of the advice (ranks questions)")
 
 
 class Recommendation(_Out):
@@ -26,6 +52,7 @@ class Recommendation(_Out):
     rationale: str
     score: float
     rule_id: str
+    basis: list[Fact] = Field(default_factory=list, description="the facts this recommendation rests on")
     sources: list[Source] = Field(min_length=1)
     cautions: list[str] = Field(default_factory=list)
     family: str = ""
@@ -33,12 +60,13 @@ class Recommendation(_Out):
 
 
 class SetAside(_Out):
-    """A tactic that fitted but was not recommended, and why (a "never when" rule or the playbook)."""
+    """A tactic considered and not recommended, and why: a "never when", the playbook, or a needed fact unknown."""
 
     tactic: str
     rule_id: str
     reason: str
-    by: Literal["rule", "playbook"] = "rule"
+    by: Literal["rule", "playbook", "unknown"] = "rule"
+    basis: list[Fact] = Field(default_factory=list, description="the facts the block rests on")
 
 
 class Advice(_Out):
@@ -46,6 +74,7 @@ class Advice(_Out):
 
     recommendations: list[Recommendation] = Field(default_factory=list)
     set_aside: list[SetAside] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list, description="what to find out next, best first")
     situations: list[str] = Field(default_factory=list, description="derived situations that held")
     ruleset: str = ""
 

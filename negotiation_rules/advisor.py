@@ -11,6 +11,7 @@ from .engine import Firing, engine_for
 from .facts import effective_state
 from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
+from ._questions import TOP, ask
 from .ranking import rank
 from .ruleset import Ruleset, resolve_ruleset
 from .state import NegotiationState, parse_state
@@ -19,13 +20,32 @@ RulesetArg = Ruleset | str | Path | None
 PlaybookArg = Playbook | str | Path | dict[str, Any] | None
 
 
-def check_top(top: int | None) -> int | None:
-    """``top`` is None or a whole number >= 0."""
+def check_top(top: int | None, name: str = "top") -> int | None:
+    """``top`` (or ``questions``) is None or a whole number >= 0."""
     if top is None:
         return None
     if not isinstance(top, int) or isinstance(top, bool) or top < 0:
-        raise ValueError(f"top must be a whole number >= 0 or None, got {top!r}")
+        raise ValueError(f"{name} must be a whole number >= 0 or None, got {top!r}")
     return top
+
+
+def advice_for(
+    state: NegotiationState,
+    rules: Ruleset,
+    policy: Playbook | None,
+    top: int | None,
+    questions: int,
+    trends: Mapping[str, bool] | None = None,
+) -> Advice:
+    """The whole pipeline for a validated state: facts, engine, ranking, then the questions worth asking."""
+    effective, fact = facts_for(state, rules, trends)
+    firing = engine_for(rules).evaluate(fact)
+    advice = rank(rules, effective, firing, policy, top, given=state, fact=fact)
+    if questions:
+        full = advice if top is None or top >= TOP else rank(rules, effective, firing, policy, TOP, given=state, fact=fact)
+        asked = ask(state, rules, policy, full, questions, trends)
+        advice = advice.model_copy(update={"questions": asked})
+    return advice
 
 
 def fire(
@@ -57,15 +77,17 @@ def advise(
     ruleset: RulesetArg = None,
     playbook: PlaybookArg = None,
     top: int | None = None,
+    questions: int | None = 3,
 ) -> Advice:
     """Ranked, explained, sourced recommended moves for this negotiation state.
 
     ``state`` is a NegotiationState, a dict or JSON text (invalid input raises StateError);
-    ``ruleset`` defaults to the built-in rulesets; ``top`` keeps the N best.
+    ``ruleset`` defaults to the built-in rulesets; ``top`` keeps the N best; ``questions``
+    (default 3, 0 or None to skip) asks what unknown facts would change the top of the advice most.
     """
     limit = check_top(top)
+    asked = check_top(questions, "questions") or 0
     parsed = parse_state(state)
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
-    effective, firing = fire(parsed, rules)
-    return rank(rules, effective, firing, policy, limit)
+    return advice_for(parsed, rules, policy, limit, asked)

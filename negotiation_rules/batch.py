@@ -141,20 +141,20 @@ def _advise_chunk(
                 state = parse_state(item)
         except StateError as exc:
             raise StateError(exc.reason, _at(offset + i, exc.path)) from None
-        prepared.append(facts_for(state, rules))
+        prepared.append((state, *facts_for(state, rules)))
     # the engine reads nothing but the fact: equal facts are evaluated once (each state is still ranked itself)
     distinct: dict[tuple[Any, ...], int] = {}
     unique: list[dict[str, Any]] = []
     slots: list[int] = []
-    for _, fact in prepared:
-        slot = distinct.setdefault(tuple(fact.values()), len(unique))
+    for _, _, fact in prepared:
+        slot = distinct.setdefault(tuple(fact.items()), len(unique))  # unknowns are left out: keys matter
         if slot == len(unique):
             unique.append(fact)
         slots.append(slot)
     firings = engine_for(rules).evaluate_many(unique)
     return [
-        rank(rules, effective, firings[slot], policy, limit)
-        for (effective, _), slot in zip(prepared, slots, strict=True)
+        rank(rules, effective, firings[slot], policy, limit, given=given, fact=fact)
+        for (given, effective, fact), slot in zip(prepared, slots, strict=True)
     ]
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from .conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate
+from .conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate, possibly
 from .errors import RulesetError
 from .fields import state_fields
 from .history import TREND_PREFIX
@@ -67,7 +67,8 @@ Pins = tuple[tuple[str, frozenset[Any]], ...]
 
 @dataclass(frozen=True)
 class EngineRule:
-    """One durable-rules rule: ``name`` is ``s:<situation>``, ``r:<rule>`` or ``u:<rule>``."""
+    """One durable-rules rule: ``name`` is ``s:<situation>``, ``r:<rule>``, ``u:<rule>`` (its unless) or
+    ``p:<rule>`` (its unless could hold once unknown facts are known)."""
 
     name: str
     level: int
@@ -355,6 +356,7 @@ def plan_shards(rules: Sequence[EngineRule]) -> tuple[Shard, ...]:
 def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     """Compile a validated ruleset; rules of one stage are kept together where they fit."""
     engine_rules: list[EngineRule] = []
+    situation_conditions = {s.id: s.when for s in ruleset.situations}
     for sit in sorted(ruleset.situations, key=lambda s: s.level):
         engine_rules += _engine_rules(f"s:{sit.id}", sit.level, sit.when, sit)
     top = 1 + max((s.level for s in ruleset.situations), default=-1)
@@ -362,6 +364,8 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
         engine_rules += _engine_rules(f"r:{rule.id}", top, rule.when, rule)
         if rule.unless is not None:
             engine_rules += _engine_rules(f"u:{rule.id}", top, rule.unless, rule)
+            if rule.unless_unknown == "set_aside":
+                engine_rules += _engine_rules(f"p:{rule.id}", top, possibly(rule.unless, situation_conditions), rule)
     counts: dict[str, Count] = {}
     for cond in [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]:
         for leaf in leaves(cond):

@@ -2,6 +2,11 @@
 
 The same tree is compiled for durable-rules (compiler.py) and evaluated in Python for
 explanations (explain.py); both read the same flat fact, so they cannot disagree on values.
+
+Unknown is not false: the flat fact leaves out every unknown value, a test on a missing key
+never holds (whatever its operator), and negations are pushed down to the tests, so ``not``
+over an unknown does not hold either. Saying ``field: unknown`` in a rule is parsed as
+``{exists: false}``, the one test that holds exactly when the field is unknown.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .errors import RulesetError, did_you_mean
-from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
+from .fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
 from .history import TREND_PREFIX, TRENDS
 from .yamlsafe import LineDict, line_of
 
@@ -122,7 +127,11 @@ def canonical(cond: Condition | None) -> Any:
 
 
 def evaluate(cond: Condition, fact: Mapping[str, Any]) -> bool:
-    """Evaluate on a flat fact (the same dict the engine gets): the Python mirror of the engine."""
+    """Evaluate on a flat fact (the same dict the engine gets): the Python mirror of the engine.
+
+    A ``not`` is evaluated as its negation pushed to the tests (as the engine runs it), so a
+    negated test on an unknown value does not hold either.
+    """
     if isinstance(cond, Test):
         present = cond.key in fact and fact[cond.key] is not None
         if cond.op == "exists":
@@ -134,7 +143,7 @@ def evaluate(cond: Condition, fact: Mapping[str, Any]) -> bool:
         return all(evaluate(c, fact) for c in cond.items)
     if isinstance(cond, AnyOf):
         return any(evaluate(c, fact) for c in cond.items)
-    return not evaluate(cond.item, fact)
+    return evaluate(negate(cond.item), fact)
 
 
 def evaluate_item(cond: Condition, item: Any) -> bool:
@@ -155,6 +164,31 @@ def negate(cond: Condition) -> Condition:
     if isinstance(cond, AnyOf):
         return All(tuple(negate(c) for c in cond.items), cond.line)
     return cond.item
+
+
+def possibly(cond: Condition, situations: Mapping[str, Condition]) -> Condition:
+    """A condition that holds when ``cond`` holds or could hold once the unknown facts it reads are known.
+
+    Each test on a field that may be unknown also accepts "unknown" (``{exists: false}``);
+    a ``situation.x: true`` test is replaced by what could make the situation hold (situations
+    are derived, so ``situation.x: false`` is known as it stands). Negations are pushed down
+    first. It is a positive condition, so durable-rules runs it like any other.
+    """
+    if isinstance(cond, Not):
+        return possibly(negate(cond.item), situations)
+    if isinstance(cond, (All, AnyOf)):
+        return type(cond)(tuple(possibly(c, situations) for c in cond.items), cond.line)
+    if isinstance(cond, Count) or cond.op == "exists":
+        return cond
+    if cond.path.startswith(SITUATION_PREFIX):
+        inner = situations.get(cond.path[len(SITUATION_PREFIX) :])
+        if inner is not None and cond.op == "eq" and cond.value is True:
+            return possibly(inner, situations)
+        return cond
+    spec = state_fields().get(cond.path)
+    if spec is None or not spec.can_be_unknown:
+        return cond
+    return AnyOf((cond, Test(cond.path, "exists", False, cond.line)), cond.line)
 
 
 def leaves(cond: Condition | None) -> list[Test | Count]:
@@ -211,7 +245,7 @@ def describe(cond: Condition) -> str:
     """A short human reading of a condition, e.g. ``phase in [bargaining, closing]``."""
     if isinstance(cond, Test):
         if cond.op == "exists":
-            return f"{cond.path} {'is set' if cond.value else 'is not set'}"
+            return f"{cond.path} {'is known' if cond.value else 'is unknown'}"
         if cond.op in ("in", "not_in"):
             word = "in" if cond.op == "in" else "not in"
             return f"{cond.path} {word} [{_fmt(cond.value)}]"
@@ -334,6 +368,8 @@ class ConditionParser:
         return out
 
     def _test(self, spec: FieldSpec, value: Any, line: int | None) -> Condition:
+        if spec.can_be_unknown and _means_unknown(value):
+            return Test(spec.path, "exists", False, line)
         if isinstance(value, list):
             return self._op(spec, "in", value, line)
         if isinstance(value, dict):
@@ -353,9 +389,13 @@ class ConditionParser:
             if not isinstance(arg, bool):
                 raise self.error("'exists' takes true or false", line)
             return Test(spec.path, op, arg, line)
+        if spec.can_be_unknown and op in ("eq", "ne") and _means_unknown(arg):
+            return Test(spec.path, "exists", op == "ne", line)
         if op in ("in", "not_in"):
             if not isinstance(arg, list) or not arg:
                 raise self.error(f"'{op}' takes a non-empty list of values", line)
+            if spec.can_be_unknown and any(_means_unknown(v) for v in arg):
+                return self._with_unknown(spec, op, [v for v in arg if not _means_unknown(v)], line)
             values = tuple(self._value(spec, v, line) for v in arg)
             if len(values) == 1:
                 return Test(spec.path, "eq" if op == "in" else "ne", values[0], line)
@@ -363,6 +403,14 @@ class ConditionParser:
         if op in ORDER_OPS and spec.kind not in ("int", "float"):
             raise self.error(f"'{op}' compares numbers, but '{spec.path}' is {spec.kind}", line)
         return Test(spec.path, op, self._value(spec, arg, line), line)
+
+    def _with_unknown(self, spec: FieldSpec, op: str, known: list[Any], line: int | None) -> Condition:
+        """``in``/``not_in`` a list that names ``unknown``: the known values, or-ed/and-ed with ``exists``."""
+        unknown = Test(spec.path, "exists", op == "not_in", line)
+        if not known:
+            return unknown
+        rest = self._op(spec, op, known, line)
+        return AnyOf((rest, unknown), line) if op == "in" else All((unknown, rest), line)
 
     def _value(self, spec: FieldSpec, value: Any, line: int | None) -> Scalar:
         if spec.kind == "enum":
@@ -386,6 +434,11 @@ class ConditionParser:
         if not isinstance(value, str):
             raise self.error(f"'{spec.path}' takes text, got {value!r}", line)
         return value
+
+
+def _means_unknown(value: Any) -> bool:
+    """``unknown`` (or YAML's null) written as a condition's value."""
+    return value is None or value == UNKNOWN
 
 
 def _fmt_type(node: Any) -> str:

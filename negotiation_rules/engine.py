@@ -60,11 +60,16 @@ SITUATION_KEY = "situation__"
 
 @dataclass(frozen=True)
 class Firing:
-    """What durable-rules concluded for one state: situations derived, rules matched, rules blocked."""
+    """What durable-rules concluded for one state: situations derived, rules matched, rules blocked.
+
+    ``doubtful``: rules (with ``unless_unknown: set_aside``) whose unless could still hold once
+    the unknown facts it reads are known.
+    """
 
     situations: frozenset[str]
     matched: frozenset[str]
     blocked: frozenset[str]
+    doubtful: frozenset[str] = frozenset()
 
 
 def encode_value(value: Any) -> str:
@@ -94,9 +99,9 @@ def _delete_ruleset(handle: int) -> None:
 
 
 def _verdict(name: str) -> tuple[int, str]:
-    """``s:<id>#k`` -> (0, id) a situation, ``r:`` -> (1, id) a match, ``u:`` -> (2, id) a block."""
+    """``s:<id>#k`` -> (0, id) a situation, ``r:`` -> (1, id) a match, ``u:`` -> (2, id) a block, ``p:`` -> (3, id)."""
     kind, _, ident = name.partition(":")
-    return {"s": 0, "r": 1}.get(kind, 2), ident.rpartition("#")[0]
+    return {"s": 0, "r": 1, "p": 3}.get(kind, 2), ident.rpartition("#")[0]
 
 
 def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
@@ -360,7 +365,7 @@ class Engine:
 
     def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
         sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
-        found: tuple[set[str], set[str], set[str]] = (set(), set(), set())  # situations, matched, blocked
+        found: tuple[set[str], set[str], set[str], set[str]] = (set(), set(), set(), set())  # s, r, u, p
         situations = found[0]
         asserted: list[tuple[_ShardEngine, str]] = []
         clean = True
@@ -398,7 +403,7 @@ class Engine:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         finally:
             self._end_session(sid, asserted, clean, many=False)
-        return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]))
+        return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -447,7 +452,7 @@ class Engine:
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
         sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
         count = len(facts)
-        found: list[tuple[set[str], set[str], set[str]]] = [(set(), set(), set()) for _ in range(count)]
+        found: list[tuple[set[str], set[str], set[str], set[str]]] = [(set(), set(), set(), set()) for _ in range(count)]
         news: list[list[str]] = [[] for _ in range(count)]
         values: list[dict[str, Any]] = []
         for part in frags:
@@ -503,7 +508,7 @@ class Engine:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         finally:
             self._end_session(sid, asserted, clean, many=True)
-        return [Firing(frozenset(s), frozenset(m), frozenset(b)) for s, m, b in found]
+        return [Firing(frozenset(s), frozenset(m), frozenset(b), frozenset(p)) for s, m, b, p in found]
 
     # -- the result cache ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .advisor import PlaybookArg, RulesetArg, facts_for, fire
-from .conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate
+from .conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate, possibly
 from .engine import Firing
 from .errors import NegotiationRulesError, did_you_mean
 from .fields import SITUATION_PREFIX
@@ -141,7 +141,13 @@ def python_firing(ruleset: Ruleset, fact: dict[str, Any]) -> Firing:
     _stage_situations(stage, ruleset, situations)
     matched = {r.id for r in ruleset.rules if evaluate(r.when, stage)}
     blocked = {r.id for r in ruleset.rules if r.unless is not None and evaluate(r.unless, stage)}
-    return Firing(frozenset(situations), frozenset(matched), frozenset(blocked))
+    conditions = {s.id: s.when for s in ruleset.situations}
+    doubtful = {
+        r.id
+        for r in ruleset.rules
+        if r.unless is not None and r.unless_unknown == "set_aside" and evaluate(possibly(r.unless, conditions), stage)
+    }
+    return Firing(frozenset(situations), frozenset(matched), frozenset(blocked), frozenset(doubtful))
 
 
 def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -> None:
@@ -192,8 +198,8 @@ def blame(
                 value = bool(stage.get(cond.key))
                 out += blame(sit.when, stage, not value, situations, sit.file, sit.id, (*_trail, sit.id))
         return out
-    if isinstance(cond, Not):
-        return blame(cond.item, stage, not want, situations, file, via, _trail)
+    if isinstance(cond, Not):  # a not is its negation pushed to the tests (unknown is not false)
+        return blame(negate(cond.item), stage, want, situations, file, via, _trail)
     # all that should hold / any that should not: the parts that went the wrong way;
     # any that should hold / all that should not: every part went the wrong way.
     return [r for item in cond.items for r in blame(item, stage, want, situations, file, via, _trail)]

@@ -6,28 +6,23 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test
-from .fields import state_fields
+from .conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test, negate
+from .fields import state_fields, value_at
 from .history import TRENDS
 from .state import NegotiationState
 
 
 def effective_state(state: NegotiationState) -> NegotiationState:
-    """The state with what its history implies filled in; the only place facts are derived.
+    """The state with what its history and its other fields imply filled in; the only place facts are derived.
 
     - ``counterpart.authority_claims`` is at least the number of ``authority_claimed`` events by them;
     - an authority claim (in the history or counted in ``authority_claims``) makes an ``unknown``
       authority ``claimed_higher``;
-    - ``deadlock`` is true when the latest ``deadlock``/``agreement`` event is a deadlock.
+    - ``deadlock`` is true when the latest ``deadlock``/``agreement`` event is a deadlock;
+    - an issue with ``our_limit`` means our bottom line is set (``bottom_line_set`` unknown -> true).
     """
-    if not state.history:
-        if state.counterpart.authority_claims and state.counterpart.authority == "unknown":
-            return state.model_copy(
-                update={"counterpart": state.counterpart.model_copy(update={"authority": "claimed_higher"})}
-            )
-        return state
-    claims = sum(1 for e in state.history if e.kind == "authority_claimed" and e.by == "them")
     counterpart = state.counterpart
+    claims = sum(1 for e in state.history if e.kind == "authority_claimed" and e.by == "them")
     cp_update: dict[str, Any] = {}
     if claims > counterpart.authority_claims:
         cp_update["authority_claims"] = claims
@@ -36,10 +31,22 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     update: dict[str, Any] = {}
     if cp_update:
         update["counterpart"] = counterpart.model_copy(update=cp_update)
-    last = next((e.kind for e in reversed(state.history) if e.kind in ("deadlock", "agreement")), None)
-    if last == "deadlock" and not state.deadlock:
-        update["deadlock"] = True
+    if state.history and not state.deadlock:
+        last = next((e.kind for e in reversed(state.history) if e.kind in ("deadlock", "agreement")), None)
+        if last == "deadlock":
+            update["deadlock"] = True
+    if state.bottom_line_set is None and any(issue.our_limit is not None for issue in state.issues):
+        update["bottom_line_set"] = True
     return state.model_copy(update=update) if update else state
+
+
+def derived_paths(state: NegotiationState, effective: NegotiationState) -> frozenset[str]:
+    """The scalar paths whose value in ``effective`` was derived rather than given by the user."""
+    out = set()
+    for path, spec in state_fields().items():
+        if spec.kind != "list" and value_at(state, path) != value_at(effective, path):
+            out.add(path)
+    return frozenset(out)
 
 
 def build_fact(
@@ -61,6 +68,10 @@ class FactBuilder:
         self._no_trends: dict[str, Any] = {f"trend__{name}": False for name in TRENDS}
         self._trend_keys = tuple((f"trend__{name}", name) for name in TRENDS)
         self._keys = tuple(key for key, _ in scalars)
+        #: Keys whose value may be unknown: an unknown is left out of the fact (no test holds on it).
+        self._maybe_unknown = frozenset(
+            spec.fact_key for spec in state_fields().values() if spec.kind != "list" and spec.can_be_unknown
+        )
         getter = operator.attrgetter(*(path for _, path in scalars))
         self._values = getter if len(scalars) > 1 else lambda state: (getter(state),)
         seen = {*self._no_trends, *self._keys}
@@ -78,7 +89,11 @@ class FactBuilder:
             fact: dict[str, Any] = {key: bool(trends.get(name)) for key, name in self._trend_keys}
         else:
             fact = dict(self._no_trends)
-        fact.update(zip(self._keys, self._values(state), strict=True))
+        maybe_unknown = self._maybe_unknown
+        for key, value in zip(self._keys, self._values(state), strict=True):
+            if value is None or (value == "unknown" and key in maybe_unknown):
+                continue
+            fact[key] = value
         for key, items_of, where in self._counts:
             items = items_of(state)
             # an item's __dict__ holds exactly its fields, the mapping evaluate_item() would build
@@ -92,8 +107,9 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 def predicate(cond: Condition) -> Predicate:
     """``conditions.evaluate(cond, ·)`` as one closure, built once: counting a long history calls it per event.
 
-    The same semantics, case by case: a test holds only on a present, non-null value (``exists``
-    asks exactly that), with the same OPERATORS; a count reads 0 when absent.
+    The same semantics, case by case: a test holds only on a present, known value (``exists``
+    asks exactly that), with the same OPERATORS; a count reads 0 when absent. Item fields that
+    may be unknown (``Event.phase``) are ``None`` when unknown.
     """
     if isinstance(cond, Test):
         key, value = cond.key, cond.value
@@ -106,8 +122,7 @@ def predicate(cond: Condition) -> Predicate:
         count_key, compare_count, number = cond.key, OPERATORS[cond.op], cond.value
         return lambda fact: bool(compare_count(fact.get(count_key, 0), number))
     if isinstance(cond, Not):
-        inner = predicate(cond.item)
-        return lambda fact: not inner(fact)
+        return predicate(negate(cond.item))  # pushed to the tests, as evaluate() and the engine do
     parts = tuple(predicate(c) for c in cond.items)
     if isinstance(cond, All):
         return lambda fact: all(p(fact) for p in parts)

@@ -13,6 +13,9 @@ from .state import Event, Issue, NegotiationState
 
 Kind = Literal["enum", "bool", "int", "float", "str", "list"]
 
+#: How enums spell "not known"; booleans and counts use ``None``.
+UNKNOWN = "unknown"
+
 #: Conditions name derived situations as ``situation.<id>``.
 SITUATION_PREFIX = "situation."
 
@@ -26,6 +29,20 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     optional: bool = False
     item_model: type[BaseModel] | None = None
+
+    @property
+    def can_be_unknown(self) -> bool:
+        """Whether the user may leave it unknown (``"unknown"`` enum value or ``None``)."""
+        return self.optional or UNKNOWN in self.choices
+
+    @property
+    def known_choices(self) -> tuple[str, ...]:
+        """The enum values that state something (every choice but ``"unknown"``)."""
+        return tuple(c for c in self.choices if c != UNKNOWN)
+
+    def is_unknown(self, value: Any) -> bool:
+        """Whether ``value`` means "not known" for this field."""
+        return value is None or (value == UNKNOWN and self.kind == "enum")
 
     @property
     def fact_key(self) -> str:

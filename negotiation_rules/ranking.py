@@ -9,11 +9,15 @@ where ``s`` is the rule's specificity: how many facts its ``when`` pins down (te
 specificity of that situation). A rule that fits on one fact keeps 73% of its weight, one
 that fits on four facts 87%: weight says how central the move is, specificity how closely
 this state is the situation the source describes. Scores are rounded to 4 decimals; ties
-break by tactic id, so the order is fully deterministic.
+break by specificity (the closer fit first), and only last by tactic id, so the order is
+fully deterministic.
 
 A tactic appears once, from its best-scoring rule. If any rule of a tactic matched and its
-``unless`` also held, the tactic is set aside (a "never when" is binding), and so is a
-tactic the playbook disables or scores below its ``min_score``.
+``unless`` also held, the tactic is set aside (a "never when" is binding); if its ``unless``
+could still hold once unknown facts are known and the rule says ``unless_unknown: set_aside``,
+it is set aside saying what is not known; and so is a tactic the playbook disables or scores
+below its ``min_score``. Every recommendation and set-aside carries its ``basis``: the facts
+it rests on (_basis.py). Placeholders render plain words (_vocabulary.py), never raw values.
 
 Everything about a rule that does not depend on the state (its fit factor, its score without
 a playbook, its Source objects, the literal parts of its rationale) is worked out once per
@@ -30,8 +34,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .advice import Advice, Recommendation, SetAside, Source
+from collections.abc import Mapping
+
+from ._basis import facts_of, support, unknown_fields
+from ._vocabulary import about, label, source_title
+from .advice import Advice, Fact, Recommendation, SetAside, Source
+from .conditions import Condition, negate
 from .engine import Firing
+from .facts import derived_paths
 from .fields import value_at
 from .playbook import Playbook
 from .ruleset import PLACEHOLDER_RE, Rule, Ruleset
@@ -49,15 +59,9 @@ def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float
     return round(rule.weight * multiplier * fit_factor(ruleset.specificity(rule)), 4)
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 def fill(text: str, state: NegotiationState) -> str:
-    """Fill ``{path}`` placeholders with this state's values (paths were checked at load time)."""
-    return PLACEHOLDER_RE.sub(lambda m: _text(value_at(state, m.group(1))), text)
+    """Fill ``{path}`` placeholders with this state's values in plain words (paths were checked at load time)."""
+    return PLACEHOLDER_RE.sub(lambda m: label(m.group(1), value_at(state, m.group(1))), text)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -89,8 +93,10 @@ class _RulePlan:
     fit: float
     score: float  # without a playbook
     sources: tuple[Source, ...]  # frozen models, safely shared by every Recommendation
+    specificity: int
     literals: tuple[str, ...]  # the rationale's text around its placeholders
-    getters: tuple[operator.attrgetter[Any], ...]  # the placeholders' state paths
+    paths: tuple[str, ...]  # the placeholders' state paths
+    getters: tuple[operator.attrgetter[Any], ...]  # ... and their getters
     fields: dict[str, Any]  # a Recommendation's fields that do not depend on the state, in field order
 
     def fill(self, state: NegotiationState) -> str:
@@ -98,9 +104,8 @@ class _RulePlan:
         if not self.getters:
             return self.literals[0]
         out = [self.literals[0]]
-        for getter, literal in zip(self.getters, self.literals[1:], strict=True):
-            value = getter(state)
-            out.append(("yes" if value else "no") if isinstance(value, bool) else str(value))
+        for path, getter, literal in zip(self.paths, self.getters, self.literals[1:], strict=True):
+            out.append(label(path, getter(state)))
             out.append(literal)
         return "".join(out)
 
@@ -115,15 +120,22 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
     if plans is None:
         plans = {}
         for rule in ruleset.rules:
-            fit = fit_factor(ruleset.specificity(rule))
+            spec = ruleset.specificity(rule)
+            fit = fit_factor(spec)
+            paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
             plans[rule.id] = _RulePlan(
                 rule=rule,
                 family=rule.family,
                 fit=fit,
                 score=round(rule.weight * fit, 4),
-                sources=tuple(Source(document=s.document, section=s.section) for s in rule.sources),
+                sources=tuple(
+                    Source(document=s.document, section=s.section, title=source_title(s.document))
+                    for s in rule.sources
+                ),
+                specificity=spec,
                 literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
-                getters=tuple(operator.attrgetter(p) for p in PLACEHOLDER_RE.split(rule.rationale)[1::2]),
+                paths=paths,
+                getters=tuple(operator.attrgetter(p) for p in paths),
                 fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
             )
         with _plans_lock:
@@ -131,12 +143,47 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
     return plans
 
 
-#: The fields a validated ``SetAside(tactic=..., rule_id=..., reason=...)`` counts as set (``by`` is the default).
-_RULE_SET_ASIDE_FIELDS = {"tactic", "rule_id", "reason"}
+def _best_first(candidate: tuple[float, str, _RulePlan]) -> tuple[float, int, str]:
+    return -candidate[0], -candidate[2].specificity, candidate[1]
 
 
-def _best_first(candidate: tuple[float, str, _RulePlan]) -> tuple[float, str]:
-    return -candidate[0], candidate[1]
+def unknown_reason(rule: Rule, unknown: list[str]) -> str:
+    """Why a tactic waits for facts: its never-when, and what is not known yet, in plain words."""
+    missing = "; ".join(about(path) for path in unknown) or "a fact it depends on"
+    return f"{rule.unless_reason} Not known yet: {missing}."
+
+
+class _Basis:
+    """Builds ``basis`` lists for one evaluation (the flat fact, the situations, which values were derived)."""
+
+    def __init__(
+        self, ruleset: Ruleset, given: NegotiationState, effective: NegotiationState, fact: Mapping[str, Any], firing: Firing
+    ) -> None:
+        self.given = given
+        self.effective = effective
+        self.situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
+        self.stage: dict[str, Any] = dict(fact)
+        for sit in ruleset.situations:
+            self.stage[f"situation__{sit.id}"] = sit.id in firing.situations
+        self._derived: frozenset[str] | None = None
+
+    @property
+    def derived(self) -> frozenset[str]:
+        if self._derived is None:
+            self._derived = derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
+        return self._derived
+
+    def of(self, cond: Condition | None, ruled_out: Condition | None = None) -> list[Fact]:
+        """The facts ``cond`` rests on in this evaluation (and those that rule out ``ruled_out``, a never-when)."""
+        if cond is None:
+            return []
+        tests = support(cond, self.stage, self.situations)
+        if ruled_out is not None:
+            tests += support(negate(ruled_out), self.stage, self.situations)
+        return facts_of(tests, self.given, self.effective, self.derived, self.stage)
+
+    def unknown(self, cond: Condition) -> list[str]:
+        return unknown_fields(cond, self.stage, self.situations)
 
 
 def rank(
@@ -145,9 +192,21 @@ def rank(
     firing: Firing,
     playbook: Playbook | None = None,
     top: int | None = None,
+    *,
+    given: NegotiationState | None = None,
+    fact: Mapping[str, Any] | None = None,
 ) -> Advice:
-    """Build the Advice for the rules that fired on ``state`` (the effective state)."""
+    """Build the Advice for the rules that fired on ``state`` (the effective state).
+
+    ``given`` is the state as the user gave it (to tell stated facts from derived ones) and
+    ``fact`` the flat fact the engine read; both default to what ``state`` alone gives.
+    """
     plans = _plan(ruleset)
+    if fact is None:
+        from .facts import build_fact
+
+        fact = build_fact(state, ruleset.compiled().counts)
+    basis = _Basis(ruleset, given if given is not None else state, state, fact, firing)
     by_tactic: dict[str, list[tuple[float, str, _RulePlan]]] = {}
     for rule_id in firing.matched:
         plan = plans.get(rule_id)
@@ -169,27 +228,48 @@ def rank(
             else None
         )
         if blocking is not None:
-            aside = {"tactic": tactic, "rule_id": blocking.id, "reason": blocking.unless_reason, "by": "rule"}
-            set_aside.append(trusted(SetAside, aside, _RULE_SET_ASIDE_FIELDS.copy()))
+            aside = {
+                "tactic": tactic,
+                "rule_id": blocking.id,
+                "reason": blocking.unless_reason,
+                "by": "rule",
+                "basis": basis.of(blocking.unless),
+            }
+            set_aside.append(trusted(SetAside, aside, set(aside)))
+            continue
+        waiting = (
+            next((plan.rule for _, rule_id, plan in candidates if rule_id in firing.doubtful), None)
+            if firing.doubtful
+            else None
+        )
+        if waiting is not None and waiting.unless is not None:
+            reason = unknown_reason(waiting, basis.unknown(waiting.unless))
+            aside = {"tactic": tactic, "rule_id": waiting.id, "reason": reason, "by": "unknown", "basis": basis.of(waiting.when)}
+            set_aside.append(trusted(SetAside, aside, set(aside)))
             continue
         score, best_id, best = candidates[0]
         reason = playbook.disabled_reason(tactic) if playbook else None
         if reason is None and playbook is not None and score < playbook.min_score:
             reason = f"score {score} is below the playbook's minimum of {playbook.min_score}"
         if reason is not None:
-            aside = {"tactic": tactic, "rule_id": best_id, "reason": reason, "by": "playbook"}
+            aside = {"tactic": tactic, "rule_id": best_id, "reason": reason, "by": "playbook", "basis": basis.of(best.rule.when)}
             set_aside.append(trusted(SetAside, aside))
             continue
         kept.append((score, tactic, best, [rule_id for _, rule_id, _ in candidates[1:]]))
-    kept.sort(key=lambda k: (-k[0], k[1]))
+    kept.sort(key=lambda k: (-k[0], -k[2].specificity, k[1]))
     if top is not None:
         kept = kept[:top]
     recommendations = []
     for score, tactic, plan, others in kept:
         fields: dict[str, Any] = plan.fields.copy()
         fields["tactic"] = tactic
-        fields["rationale"] = plan.fill(state)
+        worded = plan.rule.by_side.get(state.our_side) if plan.rule.by_side else None
+        if worded is None:
+            fields["rationale"] = plan.fill(state)
+        else:
+            fields["move"], fields["rationale"] = worded[0], fill(worded[1], state)
         fields["score"] = score
+        fields["basis"] = basis.of(plan.rule.when, plan.rule.unless)
         fields["sources"] = list(plan.sources)
         fields["cautions"] = list(plan.rule.cautions)
         fields["family"] = plan.family
@@ -200,6 +280,7 @@ def rank(
         {
             "recommendations": recommendations,
             "set_aside": set_aside,
+            "questions": [],
             "situations": sorted(firing.situations),
             "ruleset": ruleset.name,
         },

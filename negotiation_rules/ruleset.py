@@ -26,11 +26,14 @@ RULE_KEYS = (
     "when",
     "unless",
     "unless_reason",
+    "unless_unknown",
+    "by_side",
     "weight",
     "cautions",
     "sources",
 )
 SITUATION_KEYS = ("id", "description", "when")
+UNLESS_UNKNOWN = ("recommend", "set_aside")
 FILE_KEYS = ("ruleset", "description", "rules", "situations")
 ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 TACTIC_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
@@ -76,7 +79,11 @@ class Rule:
     line: int
     unless: Condition | None = None
     unless_reason: str = ""
+    #: ``set_aside``: while the unknown facts its ``unless`` reads could still make it hold, set the tactic aside.
+    unless_unknown: str = "recommend"
     cautions: tuple[str, ...] = ()
+    #: Per side (``buyer``/``seller``): the move and rationale worded for it; ``move``/``rationale`` are side-neutral.
+    by_side: Mapping[str, tuple[str, str]] = field(default_factory=dict, compare=False, hash=False)
     ruleset: str = ""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
@@ -357,6 +364,19 @@ def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -
         raise RulesetError(
             "'unless_reason' without 'unless'", file=file, line=item.line_of("unless_reason"), rule_id=rid
         )
+    unless_unknown = item.get("unless_unknown", "recommend")
+    if unless_unknown not in UNLESS_UNKNOWN:
+        raise RulesetError(
+            f"'unless_unknown' is one of {', '.join(UNLESS_UNKNOWN)}, got {unless_unknown!r}"
+            f"{did_you_mean(str(unless_unknown), UNLESS_UNKNOWN)}",
+            file=file,
+            line=item.line_of("unless_unknown"),
+            rule_id=rid,
+        )
+    if unless is None and "unless_unknown" in item:
+        raise RulesetError(
+            "'unless_unknown' without 'unless'", file=file, line=item.line_of("unless_unknown"), rule_id=rid
+        )
     weight = item.get("weight", 0.5)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
         raise RulesetError(
@@ -367,6 +387,7 @@ def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -
         )
     rationale = _text(file, item, "rationale", rid)
     _check_placeholders(file, item, rid, rationale)
+    by_side = _by_side(file, item, rid)
     return Rule(
         id=rid,
         tactic=tactic,
@@ -379,7 +400,9 @@ def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -
         line=item.line,
         unless=unless,
         unless_reason=unless_reason,
+        unless_unknown=str(unless_unknown),
         cautions=_cautions(file, item, rid),
+        by_side=by_side,
         ruleset=set_name,
         lines=dict(item.key_lines),
     )
@@ -395,6 +418,37 @@ def _check_placeholders(file: str, item: LineDict, rid: str, rationale: str) -> 
                 line=item.line_of("rationale"),
                 rule_id=rid,
             )
+
+
+SIDES = ("buyer", "seller")
+
+
+def _by_side(file: str, item: LineDict, rid: str) -> dict[str, tuple[str, str]]:
+    """``by_side: {buyer: {move, rationale}, seller: {...}}``: wording for one side (each key optional)."""
+    value = item.get("by_side")
+    if value is None:
+        return {}
+    line = item.line_of("by_side")
+    if not isinstance(value, LineDict) or not value:
+        raise RulesetError("'by_side' maps buyer/seller to {move, rationale}", file=file, line=line, rule_id=rid)
+    out: dict[str, tuple[str, str]] = {}
+    for side, wording in value.items():
+        side_line = value.line_of(side)
+        if side not in SIDES:
+            raise RulesetError(
+                f"unknown side '{side}'{did_you_mean(str(side), SIDES)} (one of buyer, seller)",
+                file=file,
+                line=side_line,
+                rule_id=rid,
+            )
+        if not isinstance(wording, LineDict):
+            raise RulesetError(f"'{side}' is a mapping {{move, rationale}}", file=file, line=side_line, rule_id=rid)
+        _unknown_keys(file, wording, ("move", "rationale"), rid)
+        move = _text(file, wording, "move", rid, required=False) or _text(file, item, "move", rid)
+        rationale = _text(file, wording, "rationale", rid, required=False) or _text(file, item, "rationale", rid)
+        _check_placeholders(file, wording, rid, rationale)
+        out[str(side)] = (move, rationale)
+    return out
 
 
 def _cautions(file: str, item: LineDict, rid: str) -> tuple[str, ...]:

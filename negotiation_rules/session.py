@@ -19,11 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from .advice import Advice
-from .advisor import PlaybookArg, RulesetArg, check_top, fire
+from .advisor import PlaybookArg, RulesetArg, advice_for, check_top
 from .errors import StateError
 from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
-from .ranking import rank
 from .ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
 from .state import MAX_HISTORY, Event, NegotiationState, parse_event, parse_state, state_error_from
 
@@ -109,13 +108,12 @@ class Negotiation:
                 self._trends = history_trends(self._state.history)
             return dict(self._trends)
 
-    def advise(self, *, top: int | None = None) -> Advice:
-        """Advice for the negotiation as it stands, using the whole history."""
+    def advise(self, *, top: int | None = None, questions: int | None = 3) -> Advice:
+        """Advice for the negotiation as it stands, using the whole history (and the questions worth asking)."""
         limit = check_top(top)
+        asked = check_top(questions, "questions") or 0
         with self._lock:
-            trends = self.trends()
-            effective, firing = fire(self._state, self._ruleset, trends)
-            return rank(self._ruleset, effective, firing, self._playbook, limit)
+            return advice_for(self._state, self._ruleset, self._playbook, limit, asked, self.trends())
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""The input: a validated, immutable negotiation state (pydantic v2), exactly as the contract says."""
+"""The input: a validated, immutable negotiation state (pydantic v2), exactly as the contract (0.2) says.
+
+Unknown is not false: every field a user may not know defaults to unknown (``"unknown"`` for
+enums, ``None`` for booleans and counts), and no rule reads an unknown as a known value.
+Types are strict: ``"2"`` is not a number and ``"yes"`` is not a boolean.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import StateError, did_you_mean
 
 Phase = Literal["preparation", "opening", "bargaining", "closing", "post_agreement"]
-Side = Literal["buyer", "seller"]
-Level = Literal["low", "medium", "high"]
-Relationship = Literal["one_off", "long_term"]
+Side = Literal["buyer", "seller", "unknown"]
+Level = Literal["low", "medium", "high", "unknown"]
+Relationship = Literal["one_off", "long_term", "unknown"]
 Outlook = Literal["winning", "even", "losing", "unknown"]
 Authority = Literal["unknown", "full", "limited", "claimed_higher"]
 Experience = Literal["novice", "experienced", "unknown"]
 Party = Literal["us", "them"]
+#: The closed vocabulary of history events (docs/concepts.md says what each one derives).
+EventKind = Literal["authority_claimed", "offer", "concession", "deadlock", "agreement", "deadline_set", "note"]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+
+#: Unknown field names whose closest spelling means something else: point to the right fields instead.
+MISLEADING_NAMES = {
+    "deadline": "a deadline is time pressure: use 'our_time_pressure' / 'their_time_pressure',"
+    " or a 'deadline_set' event in the history",
+    "deadlines": "a deadline is time pressure: use 'our_time_pressure' / 'their_time_pressure',"
+    " or a 'deadline_set' event in the history",
+    "time_pressure": "say whose: 'our_time_pressure' or 'their_time_pressure'",
+}
 
 #: Bounds that keep one call cheap; larger inputs are refused with a StateError, never slowed down.
 MAX_HISTORY = 10_000
@@ -26,19 +43,21 @@ MAX_INPUT_BYTES = 5_000_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT
+    )
 
 
 class Counterpart(_Model):
     """What we know about the other side and their negotiator."""
 
     authority: Authority = "unknown"
-    authority_verified: bool = False
+    authority_verified: bool | None = None
     authority_claims: int = Field(default=0, ge=0, le=1_000_000)
     experience: Experience = "unknown"
-    known_weakness: bool = False
-    researched: bool = False
-    style_known: bool = False
+    known_weakness: bool | None = None
+    researched: bool | None = None
+    style_known: bool | None = None
 
 
 class Issue(_Model):
@@ -54,7 +73,7 @@ class Issue(_Model):
 class Event(_Model):
     """One thing that happened in the negotiation, by us or by them."""
 
-    kind: str = Field(min_length=1, max_length=100)
+    kind: EventKind
     by: Party
     phase: Phase | None = None
     issue: str | None = None
@@ -66,16 +85,16 @@ class NegotiationState(_Model):
     """The current state of a negotiation; ``NegotiationState()`` means "nothing known yet"."""
 
     phase: Phase = "preparation"
-    our_side: Side = "seller"
-    trust: Level = "medium"
-    relationship: Relationship = "long_term"
+    our_side: Side = "unknown"
+    trust: Level = "unknown"
+    relationship: Relationship = "unknown"
     outlook: Outlook = "unknown"
     deadlock: bool = False
-    alternatives: int = Field(default=0, ge=0, le=1_000_000)
-    our_time_pressure: Level = "medium"
-    their_time_pressure: Level = "medium"
-    bottom_line_set: bool = False
-    top_leader_available: bool = False
+    alternatives: int | None = Field(default=None, ge=0, le=1_000_000)
+    our_time_pressure: Level = "unknown"
+    their_time_pressure: Level = "unknown"
+    bottom_line_set: bool | None = None
+    top_leader_available: bool | None = None
     counterpart: Counterpart = Field(default_factory=Counterpart)
     issues: list[Issue] = Field(default_factory=list, max_length=MAX_ISSUES)
     history: list[Event] = Field(default_factory=list, max_length=MAX_HISTORY)
@@ -109,6 +128,25 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return current
 
 
+#: Strict type errors, in the words of the contract (``"2"`` is not a number, ``"yes"`` not a boolean).
+_TYPE_ERRORS = {
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "string_type": "expected text",
+    "list_type": "expected a list",
+    "model_type": "expected an object",
+    "dict_type": "expected an object",
+    "model_attributes_type": "expected an object",
+}
+
+
+def _shown(value: object) -> str:
+    """A short, bounded rendering of a rejected input value."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def state_error_from(exc: ValidationError, model: type[BaseModel]) -> StateError:
     """Turn pydantic's error into one StateError naming the first bad field and the fix."""
     err = exc.errors(include_url=False)[0]
@@ -117,12 +155,18 @@ def state_error_from(exc: ValidationError, model: type[BaseModel]) -> StateError
     kind = err["type"]
     if kind == "extra_forbidden":
         owner = _model_at(model, loc)
-        hint = did_you_mean(str(loc[-1]), owner.model_fields) if owner else ""
+        name = str(loc[-1])
+        if name in MISLEADING_NAMES:
+            hint = f" ({MISLEADING_NAMES[name]})"
+        else:
+            hint = did_you_mean(name, owner.model_fields) if owner else ""
         message = f"unknown field{hint}"
     elif kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
         message = f"{err['input']!r} is not one of {expected}{did_you_mean(str(err['input']), choices)}"
+    elif kind in _TYPE_ERRORS:
+        message = f"{_TYPE_ERRORS[kind]}, got {_shown(err.get('input'))} (values are not converted between types)"
     else:
         message = err["msg"]
     extra = len(exc.errors()) - 1

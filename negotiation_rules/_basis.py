@@ -1,0 +1,112 @@
+"""What a verdict rests on: the state facts behind a match or a block, traced through situations.
+
+A recommendation shows its ``basis`` ("because: phase is bargaining, they claimed a superior
+twice"), so the basis must name only what the user gave or what follows from it: it is read
+off the tests that *held* (an unknown never makes a test hold), with each situation followed
+down to the state fields that made it true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .advice import Fact
+from .conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, leaves, negate
+from .fields import SITUATION_PREFIX, state_fields, value_at
+from .history import TREND_PREFIX
+from .state import NegotiationState
+
+
+def support(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition]) -> list[Test | Count]:
+    """The tests that make ``cond`` hold on ``fact`` (empty when it does not hold), situations expanded.
+
+    ``all``: every part's support; ``any``: the first branch that holds; ``not``: its negation
+    pushed to the tests. A ``situation.x: true`` test stands for what made the situation hold,
+    ``situation.x: false`` for the known facts that rule it out (nothing, when it fails only for
+    want of a fact); ``exists: false`` (an explicit "unknown") rests on no stated fact.
+    """
+    if not evaluate(cond, fact):
+        return []
+    return _support(cond, fact, situations, ())
+
+
+def _support(
+    cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition], trail: tuple[str, ...]
+) -> list[Test | Count]:
+    if isinstance(cond, Not):
+        return _support(negate(cond.item), fact, situations, trail)
+    if isinstance(cond, All):
+        return [leaf for item in cond.items for leaf in _support(item, fact, situations, trail)]
+    if isinstance(cond, AnyOf):
+        held = next((item for item in cond.items if evaluate(item, fact)), None)
+        return [] if held is None else _support(held, fact, situations, trail)
+    if isinstance(cond, Count):
+        return [cond]
+    if cond.op == "exists" and not cond.value:
+        return []
+    if cond.path.startswith(SITUATION_PREFIX):
+        name = cond.path[len(SITUATION_PREFIX) :]
+        inner = situations.get(name)
+        if inner is None or name in trail:
+            return []
+        if (cond.op == "eq") != (cond.value is True):  # situation.x: false (or ne true)
+            inner = negate(inner)  # known to be false only when its negation holds
+            if not evaluate(inner, fact):
+                return []
+        return _support(inner, fact, situations, (*trail, name))
+    return [cond]
+
+
+def unknown_fields(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition]) -> list[str]:
+    """The state fields ``cond`` reads (situations expanded) that are unknown in ``fact``, in order."""
+    out: dict[str, None] = {}
+    _unknown(cond, fact, situations, out, ())
+    return list(out)
+
+
+def _unknown(
+    cond: Condition,
+    fact: Mapping[str, Any],
+    situations: Mapping[str, Condition],
+    out: dict[str, None],
+    trail: tuple[str, ...],
+) -> None:
+    for leaf in leaves(cond):
+        if isinstance(leaf, Count):
+            continue
+        if leaf.path.startswith(SITUATION_PREFIX):
+            name = leaf.path[len(SITUATION_PREFIX) :]
+            inner = situations.get(name)
+            if inner is not None and name not in trail:
+                _unknown(inner, fact, situations, out, (*trail, name))
+            continue
+        spec = state_fields().get(leaf.path)
+        if spec is not None and spec.can_be_unknown and fact.get(leaf.key) is None:
+            out.setdefault(leaf.path)
+
+
+def facts_of(
+    tests: list[Test | Count],
+    given: NegotiationState,
+    effective: NegotiationState,
+    derived: frozenset[str],
+    fact: Mapping[str, Any],
+) -> list[Fact]:
+    """The Facts the tests rest on, once per path, in order: value from the effective state, stated or derived."""
+    out: dict[str, Fact] = {}
+    for test in tests:
+        path = test.path
+        if path in out:
+            continue
+        if isinstance(test, Count):
+            # a count over a list the user gave (history, issues): the number of items that matched
+            out[path] = Fact(path=path, value=fact.get(test.key, 0), stated=True)
+        elif path.startswith(TREND_PREFIX):
+            out[path] = Fact(path=path, value=bool(fact.get(test.key)), stated=False)
+        else:
+            value = value_at(effective, path)
+            if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
+                continue  # never a basis: an unknown
+            out[path] = Fact(path=path, value=value, stated=path not in derived and value_at(given, path) == value)
+    return list(out.values())

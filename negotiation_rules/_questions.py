@@ -1,0 +1,115 @@
+"""What to find out next: the unknown facts whose answer would change the top of the advice the most.
+
+For every unknown field that the rules read and that has a question in the vocabulary, each
+possible answer is tried: the state with that answer is evaluated by durable-rules (all of
+them in one batch) and ranked, and its top 3 compared with the current top 3. A question's
+``impact`` is the mean change over its answers (a new #1 counts 1, each move entering or
+leaving the top 3 counts 1/3), so a question whose every answer reshapes the advice comes
+first and one that changes nothing is not asked. The cost is one batched evaluation of about
+two to four states per unknown field (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._vocabulary import label, words
+from .advice import Advice, Answer, Question
+from .conditions import Condition, leaves
+from .engine import engine_for
+from .facts import effective_state
+from .fields import SITUATION_PREFIX, state_fields, value_at
+from .history import trends as history_trends
+from .playbook import Playbook
+from .ranking import rank
+from .ruleset import Ruleset
+from .state import NegotiationState
+
+#: The top of the advice a question is judged against.
+TOP = 3
+
+
+def _read_paths(ruleset: Ruleset) -> set[str]:
+    """Every state path a rule or situation condition reads."""
+    conds: list[Condition] = [s.when for s in ruleset.situations]
+    conds += [c for r in ruleset.rules for c in (r.when, r.unless) if c is not None]
+    return {leaf.path for c in conds for leaf in leaves(c) if not leaf.path.startswith(SITUATION_PREFIX)}
+
+
+def with_value(state: NegotiationState, path: str, value: Any) -> NegotiationState:
+    """``state`` with one (possibly nested) field set; the value is one the field accepts."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return state.model_copy(update={head: value})
+    inner = getattr(state, head)
+    return state.model_copy(update={head: inner.model_copy(update={rest: value})})
+
+
+def _effect(before: Sequence[str], after: Sequence[str]) -> tuple[str, float]:
+    """What an answer does to the top of the advice, in words, and how much (0 when nothing changes)."""
+    parts: list[str] = []
+    change = 0.0
+    if after[:1] != before[:1]:
+        parts.append(f"{after[0]} becomes #1" if after else "no move is left to recommend")
+        change += 1.0
+    added = [t for t in after if t not in before]
+    dropped = [t for t in before if t not in after]
+    added_below = [t for t in added if not (after[:1] == [t] and after[:1] != before[:1])]
+    if added_below:
+        parts.append(f"adds {', '.join(added_below)} to the top {TOP}")
+    if dropped:
+        parts.append(f"drops {', '.join(dropped)} from the top {TOP}")
+    change += (len(added) + len(dropped)) / (2 * TOP)
+    if not parts:
+        if list(after) != list(before):
+            return f"reorders the top {TOP}", 0.1
+        return f"no change to the top {TOP}", 0.0
+    return "; ".join(parts), change
+
+
+def ask(
+    given: NegotiationState,
+    ruleset: Ruleset,
+    playbook: Playbook | None,
+    advice: Advice,
+    limit: int,
+    trends: Mapping[str, bool] | None = None,
+) -> list[Question]:
+    """Up to ``limit`` questions for this state, best first (see the module docstring)."""
+    if limit <= 0:
+        return []
+    effective = effective_state(given)
+    read = _read_paths(ruleset)
+    fields = state_fields()
+    engine = engine_for(ruleset)
+    if trends is None and engine.compiled.uses_trends:
+        trends = history_trends(given.history)
+    trials: list[tuple[str, Any, NegotiationState, NegotiationState, dict[str, Any]]] = []
+    for path, entry in words().items():
+        if entry.question is None or path not in read or not entry.answers:
+            continue
+        if not fields[path].is_unknown(value_at(effective, path)):
+            continue
+        for value in entry.answers:
+            changed = with_value(given, path, value)
+            changed_effective = effective_state(changed)
+            trials.append((path, value, changed, changed_effective, engine.facts(changed_effective, trends)))
+    if not trials:
+        return []
+    firings = engine.evaluate_many([t[4] for t in trials])
+    before = [r.tactic for r in advice.recommendations[:TOP]]
+    answers: dict[str, list[tuple[Answer, float]]] = {}
+    for (path, value, changed, changed_effective, fact), firing in zip(trials, firings, strict=True):
+        after_advice = rank(ruleset, changed_effective, firing, playbook, TOP, given=changed, fact=fact)
+        effect, change = _effect(before, [r.tactic for r in after_advice.recommendations])
+        answers.setdefault(path, []).append((Answer(value=value, label=label(path, value), effect=effect), change))
+    questions = []
+    for path, found in answers.items():
+        impact = round(sum(change for _, change in found) / len(found), 4)
+        if impact > 0:
+            question = words()[path].question
+            assert question is not None
+            questions.append(Question(path=path, question=question, answers=[a for a, _ in found], impact=impact))
+    questions.sort(key=lambda q: (-q.impact, q.path))
+    return questions[:limit]
