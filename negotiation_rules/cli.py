@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .advice import Advice
+from .advice import Advice, Fact
 from .advisor import advise
 from .catalog import CATALOG, catalog_markdown
 from .errors import NegotiationRulesError
@@ -97,6 +97,9 @@ def print_advice(advice: Advice, console: Console, title: str = "") -> None:
         body = Text()
         body.append(rec.move, style="bold")
         body.append("\n" + rec.rationale)
+        if rec.basis:
+            body.append("\nbecause: ", style="cyan")
+            body.append(basis_text(rec.basis))
         if rec.cautions:
             body.append("\ncaution: ", style="yellow")
             body.append(" ".join(rec.cautions))
@@ -113,6 +116,22 @@ def print_advice(advice: Advice, console: Console, title: str = "") -> None:
         line = Text("  set aside: ", style="dim")
         line.append(f"{aside.tactic} ({aside.by}: {aside.rule_id}) - {aside.reason}")
         _say(console, line)
+    if advice.questions:
+        _say(console, Text("worth asking next:", style="bold"))
+    for i, question in enumerate(advice.questions, 1):
+        _say(console, Text(f"  {i}. {question.question}  ({question.path}, impact {question.impact:g})"))
+        for answer in question.answers:
+            _say(console, Text(f"     - {answer.label or answer.value}: {answer.effect}", style="dim"))
+
+
+def basis_text(basis: Sequence[Fact]) -> str:
+    """``phase = bargaining, deadlock = true (derived from the history)``: a basis in one line."""
+    parts = []
+    for fact in basis:
+        value = fact.value
+        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        parts.append(f"{fact.path} = {shown}" + ("" if fact.stated else " (derived)"))
+    return ", ".join(parts)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -122,7 +141,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if name not in EXAMPLES:
             raise UsageError(f"no example '{name}'; choose from: {', '.join(EXAMPLES)}")
     results = {
-        name: advise(EXAMPLES[name][1], ruleset=args.ruleset, playbook=args.playbook, top=args.top) for name in names
+        name: advise(
+            EXAMPLES[name][1], ruleset=args.ruleset, playbook=args.playbook, top=args.top, questions=args.questions
+        )
+        for name in names
     }
     if args.json:
         _dump({name: advice.model_dump(mode="json") for name, advice in results.items()})
@@ -136,7 +158,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_advise(args: argparse.Namespace) -> int:
     """The ranked advice for one state."""
-    advice = advise(_read_state(args.state), ruleset=args.ruleset, playbook=args.playbook, top=args.top)
+    advice = advise(
+        _read_state(args.state), ruleset=args.ruleset, playbook=args.playbook, top=args.top, questions=args.questions
+    )
     if args.json:
         sys.stdout.write(advice.model_dump_json(indent=2) + "\n")
     else:
@@ -404,6 +428,16 @@ def add_state_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("state", metavar="STATE", help="JSON state file, or - for stdin")
 
 
+def add_questions_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--questions",
+        type=_non_negative,
+        default=3,
+        metavar="N",
+        help="ask up to N questions whose answers would change the advice most (default 3, 0: none)",
+    )
+
+
 def add_rules_options(p: argparse.ArgumentParser) -> None:
     """``--ruleset PATH`` and ``--playbook PATH``."""
     p.add_argument("--ruleset", metavar="PATH", help="rule file or folder (default: the built-in rulesets)")
@@ -438,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("example", nargs="*", help=f"example names (default: all): {', '.join(EXAMPLES)}")
     p.add_argument("--top", type=_non_negative, default=None, metavar="N", help="keep the N best")
+    add_questions_option(p)
     add_rules_options(p)
 
     p = add_command(
@@ -450,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_state_argument(p)
     p.add_argument("--top", type=_non_negative, default=None, metavar="N", help="keep the N best")
+    add_questions_option(p)
     add_rules_options(p)
 
     p = add_command(

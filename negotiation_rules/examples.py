@@ -49,6 +49,7 @@ EXAMPLES: dict[str, tuple[str, NegotiationState]] = {
         NegotiationState(
             phase="closing",
             outlook="losing",
+            relationship="long_term",
             deadlock=True,
             bottom_line_set=True,
             issues=[Issue(name="sales_rebate", our_target=1.0, our_limit=2.0, their_position=2.0, unit="%")],
@@ -59,6 +60,7 @@ EXAMPLES: dict[str, tuple[str, NegotiationState]] = {
         NegotiationState(
             phase="closing",
             outlook="winning",
+            relationship="long_term",
             bottom_line_set=True,
             counterpart=Counterpart(authority="full"),
         ),
