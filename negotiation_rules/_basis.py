@@ -101,12 +101,27 @@ def facts_of(
             continue
         if isinstance(test, Count):
             # a count over a list the user gave (history, issues): the number of items that matched
-            out[path] = Fact(path=path, value=fact.get(test.key, 0), stated=True)
+            if was_given(given, path):
+                out[path] = Fact(path=path, value=fact.get(test.key, 0), stated=True)
         elif path.startswith(TREND_PREFIX):
             out[path] = Fact(path=path, value=bool(fact.get(test.key)), stated=False)
         else:
             value = value_at(effective, path)
             if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
                 continue  # never a basis: an unknown
-            out[path] = Fact(path=path, value=value, stated=path not in derived and value_at(given, path) == value)
+            if path in derived or value_at(given, path) != value:
+                out[path] = Fact(path=path, value=value, stated=False)
+            elif was_given(given, path):
+                out[path] = Fact(path=path, value=value, stated=True)
+            # else: a default the user did not set (deadlock false, the preparation phase): not a basis
     return list(out.values())
+
+
+def was_given(state: NegotiationState, path: str) -> bool:
+    """Whether the user set ``path`` explicitly (rather than leaving it to its default)."""
+    obj: object = state
+    for part in path.split("."):
+        if part not in getattr(obj, "model_fields_set", ()):
+            return False
+        obj = getattr(obj, part)
+    return True

@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._vocabulary import label, words
-from .advice import Advice, Answer, Question
+from .advice import Answer, Question
 from .conditions import Condition, leaves
 from .engine import engine_for
 from .facts import effective_state
 from .fields import SITUATION_PREFIX, state_fields, value_at
 from .history import trends as history_trends
 from .playbook import Playbook
-from .ranking import rank
+from .ranking import ranked_tactics
 from .ruleset import Ruleset
 from .state import NegotiationState
 
@@ -72,7 +72,7 @@ def ask(
     given: NegotiationState,
     ruleset: Ruleset,
     playbook: Playbook | None,
-    advice: Advice,
+    before: Sequence[str],
     limit: int,
     trends: Mapping[str, bool] | None = None,
 ) -> list[Question]:
@@ -85,24 +85,22 @@ def ask(
     engine = engine_for(ruleset)
     if trends is None and engine.compiled.uses_trends:
         trends = history_trends(given.history)
-    trials: list[tuple[str, Any, NegotiationState, NegotiationState, dict[str, Any]]] = []
+    trials: list[tuple[str, Any, dict[str, Any]]] = []
     for path, entry in words().items():
         if entry.question is None or path not in read or not entry.answers:
             continue
         if not fields[path].is_unknown(value_at(effective, path)):
             continue
         for value in entry.answers:
-            changed = with_value(given, path, value)
-            changed_effective = effective_state(changed)
-            trials.append((path, value, changed, changed_effective, engine.facts(changed_effective, trends)))
+            changed_effective = effective_state(with_value(given, path, value))
+            trials.append((path, value, engine.facts(changed_effective, trends)))
     if not trials:
         return []
-    firings = engine.evaluate_many([t[4] for t in trials])
-    before = [r.tactic for r in advice.recommendations[:TOP]]
+    firings = engine.evaluate_many([t[2] for t in trials])
+    before = list(before[:TOP])
     answers: dict[str, list[tuple[Answer, float]]] = {}
-    for (path, value, changed, changed_effective, fact), firing in zip(trials, firings, strict=True):
-        after_advice = rank(ruleset, changed_effective, firing, playbook, TOP, given=changed, fact=fact)
-        effect, change = _effect(before, [r.tactic for r in after_advice.recommendations])
+    for (path, value, _), firing in zip(trials, firings, strict=True):
+        effect, change = _effect(before, ranked_tactics(ruleset, firing, playbook, TOP))
         answers.setdefault(path, []).append((Answer(value=value, label=label(path, value), effect=effect), change))
     questions = []
     for path, found in answers.items():

@@ -39,7 +39,7 @@ def _load(name: str) -> dict[str, Any]:
     path = builtin_ruleset_dir() / "vocabulary" / name
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with _lock:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping")
     return data

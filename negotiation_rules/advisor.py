@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._questions import TOP, ask
 from .advice import Advice
 from .engine import Firing, engine_for
 from .facts import effective_state
 from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
-from ._questions import TOP, ask
-from .ranking import rank
+from .ranking import rank, ranked_tactics
 from .ruleset import Ruleset, resolve_ruleset
 from .state import NegotiationState, parse_state
 
@@ -42,8 +42,8 @@ def advice_for(
     firing = engine_for(rules).evaluate(fact)
     advice = rank(rules, effective, firing, policy, top, given=state, fact=fact)
     if questions:
-        full = advice if top is None or top >= TOP else rank(rules, effective, firing, policy, TOP, given=state, fact=fact)
-        asked = ask(state, rules, policy, full, questions, trends)
+        before = ranked_tactics(rules, firing, policy, TOP)
+        asked = ask(state, rules, policy, before, questions, trends)
         advice = advice.model_copy(update={"questions": asked})
     return advice
 

@@ -31,12 +31,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._questions import TOP, ask
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg, check_top, facts_for
 from .engine import engine_for
 from .errors import EngineError, StateError
 from .playbook import Playbook, resolve_playbook
-from .ranking import rank, trusted
+from .ranking import rank, ranked_tactics, trusted
 from .ruleset import Ruleset, builtin_ruleset, resolve_ruleset
 from .state import NegotiationState, parse_state
 
@@ -60,6 +61,7 @@ def advise_many(
     top: int | None = None,
     processes: int | None = None,
     progress: Progress | None = None,
+    questions: int | None = 0,
 ) -> list[Advice]:
     """Advice for each state, in input order: the same as ``[advise(s, ...) for s in states]``, faster.
 
@@ -70,22 +72,27 @@ def advise_many(
     batch stays here: the workers and this process, which packs and unpacks, would share them).
     Workers are started with ``spawn``, so a script calling this at import time needs the usual
     ``if __name__ == "__main__":`` guard. ``progress(done, total)`` is called after each chunk of states, in this
-    thread; an exception it raises stops the batch and propagates.
+    thread; an exception it raises stops the batch and propagates. ``questions`` is 0 by default
+    here (a batch job rarely asks; each question costs a few evaluations): pass ``questions=3``
+    for exactly what ``advise()`` returns.
     """
     if isinstance(states, (str, bytes, bytearray, dict, NegotiationState)):
         raise TypeError("advise_many() takes a sequence of states; use advise() for one state")
     items = list(states)
     limit = check_top(top)
+    asked = check_top(questions, "questions") or 0
     workers = _check_processes(processes)
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
     workers = min(workers, _cores() - 1)  # this process needs a core of its own to pack and unpack
     with _collector_paused():
         if workers > 1 and len(items) >= MIN_PARALLEL:
-            return _in_processes(items, _ruleset_spec(ruleset, rules), rules, policy, limit, workers, progress)
+            return _in_processes(
+                items, _ruleset_spec(ruleset, rules), rules, policy, (limit, asked), workers, progress
+            )
         out: list[Advice] = []
         for start in range(0, len(items), CHUNK):
-            out += _advise_chunk(items[start : start + CHUNK], start, rules, policy, limit)
+            out += _advise_chunk(items[start : start + CHUNK], start, rules, policy, limit, asked)
             if progress is not None:
                 progress(len(out), len(items))
         return out
@@ -126,7 +133,7 @@ def _at(index: int, path: str) -> str:
 
 
 def _advise_chunk(
-    items: Sequence[Any], offset: int, rules: Ruleset, policy: Playbook | None, limit: int | None
+    items: Sequence[Any], offset: int, rules: Ruleset, policy: Playbook | None, limit: int | None, questions: int = 0
 ) -> list[Advice]:
     """Advice for one chunk: validate, build the facts, evaluate the distinct ones together, rank."""
     texts: dict[str | bytes, NegotiationState] = {}
@@ -152,10 +159,15 @@ def _advise_chunk(
             unique.append(fact)
         slots.append(slot)
     firings = engine_for(rules).evaluate_many(unique)
-    return [
+    out = [
         rank(rules, effective, firings[slot], policy, limit, given=given, fact=fact)
         for (given, effective, fact), slot in zip(prepared, slots, strict=True)
     ]
+    if questions:
+        for i, ((given, _, _), slot) in enumerate(zip(prepared, slots, strict=True)):
+            before = ranked_tactics(rules, firings[slot], policy, TOP)
+            out[i] = out[i].model_copy(update={"questions": ask(given, rules, policy, before, questions)})
+    return out
 
 
 # -- worker processes ------------------------------------------------------------------------------
@@ -175,7 +187,7 @@ def _ruleset_spec(arg: RulesetArg, rules: Ruleset) -> RulesetSpec:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(spec: RulesetSpec, policy: Playbook | None, limit: int | None) -> None:
+def _init_worker(spec: RulesetSpec, policy: Playbook | None, limit: tuple[int | None, int]) -> None:
     """Runs once in each worker: remember the job; the ruleset is loaded on first use (so errors reach the caller)."""
     gc.disable()  # a worker only scores batches (see the module docstring) and ends with the pool
     _worker.clear()
@@ -227,7 +239,8 @@ def _work(start: int, items: list[Any]) -> tuple[str, int, Any]:
     """Score one chunk in a worker: ``("ok", start, advice)`` or ``("error", index, (reason, path))``."""
     try:
         states = [_rebuild(item) for item in items]
-        advice = _advise_chunk(states, start, _worker_ruleset(), _worker["policy"], _worker["limit"])
+        limit, asked = _worker["limit"]
+        advice = _advise_chunk(states, start, _worker_ruleset(), _worker["policy"], limit, asked)
         return "ok", start, [_plain(a) for a in advice]
     except StateError as exc:  # sent back as data: a StateError does not survive pickling with its path
         index = int(exc.path[len("states[") :].split("]", 1)[0])
@@ -239,7 +252,7 @@ def _in_processes(
     spec: RulesetSpec,
     rules: Ruleset,
     policy: Playbook | None,
-    limit: int | None,
+    limit: tuple[int | None, int],
     workers: int,
     progress: Progress | None,
 ) -> list[Advice]:

@@ -29,12 +29,11 @@ from __future__ import annotations
 import operator
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-
-from collections.abc import Mapping
 
 from ._basis import facts_of, support, unknown_fields
 from ._vocabulary import about, label, source_title
@@ -129,8 +128,7 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
                 fit=fit,
                 score=round(rule.weight * fit, 4),
                 sources=tuple(
-                    Source(document=s.document, section=s.section, title=source_title(s.document))
-                    for s in rule.sources
+                    Source(document=s.document, section=s.section, title=source_title(s.document)) for s in rule.sources
                 ),
                 specificity=spec,
                 literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
@@ -157,7 +155,12 @@ class _Basis:
     """Builds ``basis`` lists for one evaluation (the flat fact, the situations, which values were derived)."""
 
     def __init__(
-        self, ruleset: Ruleset, given: NegotiationState, effective: NegotiationState, fact: Mapping[str, Any], firing: Firing
+        self,
+        ruleset: Ruleset,
+        given: NegotiationState,
+        effective: NegotiationState,
+        fact: Mapping[str, Any],
+        firing: Firing,
     ) -> None:
         self.given = given
         self.effective = effective
@@ -170,7 +173,9 @@ class _Basis:
     @property
     def derived(self) -> frozenset[str]:
         if self._derived is None:
-            self._derived = derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
+            self._derived = (
+                derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
+            )
         return self._derived
 
     def of(self, cond: Condition | None, ruled_out: Condition | None = None) -> list[Fact]:
@@ -184,6 +189,72 @@ class _Basis:
 
     def unknown(self, cond: Condition) -> list[str]:
         return unknown_fields(cond, self.stage, self.situations)
+
+
+class _Verdict:
+    """A tactic's fate in one evaluation: kept with its score, or set aside (by whom, which rule)."""
+
+    __slots__ = ("by", "candidates", "rule", "score", "tactic")
+
+    def __init__(
+        self, tactic: str, candidates: list[tuple[float, str, _RulePlan]], by: str = "", rule: Rule | None = None
+    ) -> None:
+        self.tactic = tactic
+        self.candidates = candidates
+        self.by = by  # "" kept, else "rule" / "unknown" / "playbook"
+        self.rule = rule
+        self.score = candidates[0][0]
+
+
+def _verdicts(ruleset: Ruleset, firing: Firing, playbook: Playbook | None) -> list[_Verdict]:
+    """Every tactic that matched, in tactic order: its candidates best first, and whether it is set aside."""
+    plans = _plan(ruleset)
+    by_tactic: dict[str, list[tuple[float, str, _RulePlan]]] = {}
+    for rule_id in firing.matched:
+        plan = plans.get(rule_id)
+        if plan is None:
+            continue
+        rule = plan.rule
+        # the same arithmetic as rule_score(): weight * multiplier * fit, rounded
+        score = plan.score if playbook is None else round(rule.weight * playbook.multiplier(rule.tactic) * plan.fit, 4)
+        by_tactic.setdefault(rule.tactic, []).append((score, rule_id, plan))
+    out = []
+    for tactic in sorted(by_tactic):
+        candidates = by_tactic[tactic]
+        if len(candidates) > 1:
+            candidates.sort(key=_best_first)
+        if firing.blocked:
+            blocking = next((plan.rule for _, rid, plan in candidates if rid in firing.blocked), None)
+            if blocking is not None:
+                out.append(_Verdict(tactic, candidates, "rule", blocking))
+                continue
+        if firing.doubtful:
+            waiting = next((plan.rule for _, rid, plan in candidates if rid in firing.doubtful), None)
+            if waiting is not None:
+                out.append(_Verdict(tactic, candidates, "unknown", waiting))
+                continue
+        verdict = _Verdict(tactic, candidates)
+        if playbook is not None and (
+            playbook.disabled_reason(tactic) is not None or verdict.score < playbook.min_score
+        ):
+            verdict.by = "playbook"
+        out.append(verdict)
+    return out
+
+
+def _best(verdicts: list[_Verdict]) -> list[_Verdict]:
+    """The kept verdicts, best first: score, then specificity, then tactic id."""
+    kept = [v for v in verdicts if not v.by]
+    kept.sort(key=lambda v: (-v.score, -v.candidates[0][2].specificity, v.tactic))
+    return kept
+
+
+def ranked_tactics(
+    ruleset: Ruleset, firing: Firing, playbook: Playbook | None = None, top: int | None = None
+) -> list[str]:
+    """The recommended tactic ids, best first, exactly as ``rank`` orders them (nothing rendered)."""
+    kept = _best(_verdicts(ruleset, firing, playbook))
+    return [v.tactic for v in (kept if top is None else kept[:top])]
 
 
 def rank(
@@ -201,62 +272,34 @@ def rank(
     ``given`` is the state as the user gave it (to tell stated facts from derived ones) and
     ``fact`` the flat fact the engine read; both default to what ``state`` alone gives.
     """
-    plans = _plan(ruleset)
     if fact is None:
         from .facts import build_fact
 
         fact = build_fact(state, ruleset.compiled().counts)
     basis = _Basis(ruleset, given if given is not None else state, state, fact, firing)
-    by_tactic: dict[str, list[tuple[float, str, _RulePlan]]] = {}
-    for rule_id in firing.matched:
-        plan = plans.get(rule_id)
-        if plan is None:
-            continue
-        rule = plan.rule
-        # the same arithmetic as rule_score(): weight * multiplier * fit, rounded
-        score = plan.score if playbook is None else round(rule.weight * playbook.multiplier(rule.tactic) * plan.fit, 4)
-        by_tactic.setdefault(rule.tactic, []).append((score, rule_id, plan))
-    kept: list[tuple[float, str, _RulePlan, list[str]]] = []
+    verdicts = _verdicts(ruleset, firing, playbook)
     set_aside: list[SetAside] = []
-    for tactic in sorted(by_tactic):
-        candidates = by_tactic[tactic]
-        if len(candidates) > 1:
-            candidates.sort(key=_best_first)
-        blocking = (
-            next((plan.rule for _, rule_id, plan in candidates if rule_id in firing.blocked), None)
-            if firing.blocked
-            else None
-        )
-        if blocking is not None:
-            aside = {
-                "tactic": tactic,
-                "rule_id": blocking.id,
-                "reason": blocking.unless_reason,
-                "by": "rule",
-                "basis": basis.of(blocking.unless),
-            }
-            set_aside.append(trusted(SetAside, aside, set(aside)))
+    for verdict in verdicts:
+        if not verdict.by:
             continue
-        waiting = (
-            next((plan.rule for _, rule_id, plan in candidates if rule_id in firing.doubtful), None)
-            if firing.doubtful
-            else None
-        )
-        if waiting is not None and waiting.unless is not None:
-            reason = unknown_reason(waiting, basis.unknown(waiting.unless))
-            aside = {"tactic": tactic, "rule_id": waiting.id, "reason": reason, "by": "unknown", "basis": basis.of(waiting.when)}
-            set_aside.append(trusted(SetAside, aside, set(aside)))
-            continue
-        score, best_id, best = candidates[0]
-        reason = playbook.disabled_reason(tactic) if playbook else None
-        if reason is None and playbook is not None and score < playbook.min_score:
-            reason = f"score {score} is below the playbook's minimum of {playbook.min_score}"
-        if reason is not None:
-            aside = {"tactic": tactic, "rule_id": best_id, "reason": reason, "by": "playbook", "basis": basis.of(best.rule.when)}
-            set_aside.append(trusted(SetAside, aside))
-            continue
-        kept.append((score, tactic, best, [rule_id for _, rule_id, _ in candidates[1:]]))
-    kept.sort(key=lambda k: (-k[0], -k[2].specificity, k[1]))
+        rule = verdict.rule
+        if verdict.by == "rule" and rule is not None:
+            reason, facts = rule.unless_reason, basis.of(rule.unless)
+        elif verdict.by == "unknown" and rule is not None and rule.unless is not None:
+            reason, facts = unknown_reason(rule, basis.unknown(rule.unless)), basis.of(rule.when)
+        else:
+            assert playbook is not None
+            rule = verdict.candidates[0][2].rule
+            reason = playbook.disabled_reason(verdict.tactic) or (
+                f"score {verdict.score} is below the playbook's minimum of {playbook.min_score}"
+            )
+            facts = basis.of(rule.when)
+        aside = {"tactic": verdict.tactic, "rule_id": rule.id, "reason": reason, "by": verdict.by, "basis": facts}
+        set_aside.append(trusted(SetAside, aside))
+    kept = [
+        (v.score, v.tactic, v.candidates[0][2], [rule_id for _, rule_id, _ in v.candidates[1:]])
+        for v in _best(verdicts)
+    ]
     if top is not None:
         kept = kept[:top]
     recommendations = []

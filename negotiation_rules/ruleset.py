@@ -35,8 +35,9 @@ RULE_KEYS = (
 SITUATION_KEYS = ("id", "description", "when")
 UNLESS_UNKNOWN = ("recommend", "set_aside")
 FILE_KEYS = ("ruleset", "description", "rules", "situations")
-ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
-TACTIC_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+#: Ids are lower-case words of letters, digits, ``_`` and ``-``, joined by dots; a tactic id has a family first.
+ID_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+TACTIC_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 SCENARIO_SUFFIX = ".scenarios.yaml"
 MAX_FILES = 500
@@ -269,11 +270,19 @@ def _kline(node: Any, key: str) -> int | None:
     return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
 
 
+def valid_id(text: str) -> str:
+    """The nearest valid id to ``text`` (lower case, spaces and other characters as ``_``, no empty words)."""
+    words = [re.sub(r"[^a-z0-9_-]+", "_", w.strip().lower()).strip("_") for w in str(text).split(".")]
+    return ".".join(w for w in words if w) or "my_rule"
+
+
 def _id(file: str, item: LineDict, what: str) -> str:
     value = item.get("id")
     if not isinstance(value, str) or not ID_RE.match(value):
+        hint = f" (did you mean '{valid_id(value)}'?)" if isinstance(value, str) and value.strip() else ""
         raise RulesetError(
-            f"each {what} needs an 'id' of lower-case words joined by dots, got {value!r}",
+            f"each {what} needs an 'id' of lower-case words (letters, digits, _ and -) joined by dots,"
+            f" got {value!r}{hint}",
             file=file,
             line=_kline(item, "id"),
         )
@@ -343,8 +352,9 @@ def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -
             raise RulesetError(f"missing '{key}'", file=file, line=item.line, rule_id=rid)
     tactic = item["tactic"]
     if not isinstance(tactic, str) or not TACTIC_RE.match(tactic):
+        hint = f" (did you mean '{valid_id(tactic)}'?)" if isinstance(tactic, str) and tactic.strip() else ""
         raise RulesetError(
-            f"'tactic' is an id like family.name (lower snake case), got {tactic!r}",
+            f"'tactic' is an id like family.name (lower-case words joined by dots), got {tactic!r}{hint}",
             file=file,
             line=item.line_of("tactic"),
             rule_id=rid,

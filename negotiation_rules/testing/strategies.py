@@ -2,6 +2,8 @@
 
 ``states(**fixed)`` draws any valid NegotiationState; keyword arguments pin fields, e.g.
 ``states(phase="bargaining", trust="low")`` or ``states(counterpart=Counterpart(...))``.
+Every field a user may leave unknown is drawn unknown too (``"unknown"`` or ``None``), so
+properties are checked on the partial states real users send.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from ..state import Counterpart, Event, Issue, NegotiationState, Phase
+from ..state import EVENT_KINDS, Counterpart, Event, Issue, NegotiationState, Phase
 
-EVENT_KINDS = ("authority_claimed", "offer", "concession", "deadlock", "agreement", "question", "threat")
+maybe_bool = st.none() | st.booleans()
 
 
 def _literal(model: type[Any], name: str) -> st.SearchStrategy[Any]:
@@ -23,12 +25,12 @@ def counterparts(**fixed: Any) -> st.SearchStrategy[Counterpart]:
     """Any valid Counterpart, with ``fixed`` fields pinned."""
     fields: dict[str, st.SearchStrategy[Any]] = {
         "authority": _literal(Counterpart, "authority"),
-        "authority_verified": st.booleans(),
+        "authority_verified": maybe_bool,
         "authority_claims": st.integers(0, 5),
         "experience": _literal(Counterpart, "experience"),
-        "known_weakness": st.booleans(),
-        "researched": st.booleans(),
-        "style_known": st.booleans(),
+        "known_weakness": maybe_bool,
+        "researched": maybe_bool,
+        "style_known": maybe_bool,
     }
     fields.update({k: st.just(v) for k, v in fixed.items()})
     return st.builds(Counterpart, **fields)
@@ -61,11 +63,11 @@ def states(**fixed: Any) -> st.SearchStrategy[NegotiationState]:
         "relationship": _literal(NegotiationState, "relationship"),
         "outlook": _literal(NegotiationState, "outlook"),
         "deadlock": st.booleans(),
-        "alternatives": st.integers(0, 4),
+        "alternatives": st.none() | st.integers(0, 4),
         "our_time_pressure": _literal(NegotiationState, "our_time_pressure"),
         "their_time_pressure": _literal(NegotiationState, "their_time_pressure"),
-        "bottom_line_set": st.booleans(),
-        "top_leader_available": st.booleans(),
+        "bottom_line_set": maybe_bool,
+        "top_leader_available": maybe_bool,
         "counterpart": counterparts(),
         "issues": st.lists(issues, max_size=4),
         "history": st.lists(events, max_size=6),
