@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from .advice import Advice, Recommendation, SetAside, Source
+from importlib import metadata as _metadata
+
+from .advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
 from .advisor import advise
 from .batch import advise_many
 from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
@@ -19,16 +21,19 @@ from .whatif import WhatIf, what_if
 
 __all__ = [
     "Advice",
+    "Answer",
     "Counterpart",
     "EngineError",
     "Event",
     "Explanation",
+    "Fact",
     "Finding",
     "Issue",
     "Negotiation",
     "NegotiationRulesError",
     "NegotiationState",
     "Playbook",
+    "Question",
     "Recommendation",
     "Ruleset",
     "RulesetError",
@@ -44,4 +49,7 @@ __all__ = [
     "load_ruleset",
     "what_if",
 ]
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("negotiation-rules")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

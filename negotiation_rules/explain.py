@@ -365,7 +365,7 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return "not set"
+        return "unknown"
     return str(value)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError, advise
+from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError
+from negotiation_rules import advise as advise_with_questions
 from negotiation_rules import batch as batch_module
 from negotiation_rules.batch import advise_many
 from negotiation_rules.engine import engine_for, set_result_cache_size
@@ -20,6 +22,11 @@ from negotiation_rules.ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 
 from .conftest import rule_yaml
+
+
+def advise(state: Any, **options: Any) -> Advice:
+    """``advise()`` as ``advise_many()`` runs it by default: without questions (they cost a few evaluations)."""
+    return advise_with_questions(state, questions=0, **options)
 
 EXAMPLE_STATES = [state for _, state in EXAMPLES.values()]
 
@@ -183,8 +190,7 @@ def test_trusted_output_models_equal_validated_ones() -> None:
         assert rebuilt.model_dump_json() == advice.model_dump_json()
         assert rebuilt.model_fields_set == advice.model_fields_set
         for ours, validated in zip(advice.set_aside, rebuilt.set_aside, strict=True):
-            by = {"by": ours.by} if ours.by != "rule" else {}
-            again = SetAside(tactic=ours.tactic, rule_id=ours.rule_id, reason=ours.reason, **by)
+            again = SetAside(tactic=ours.tactic, rule_id=ours.rule_id, reason=ours.reason, by=ours.by, basis=ours.basis)
             assert ours.model_fields_set == again.model_fields_set and ours == validated
     assert any(a.by == "rule" for a in advise(blocked).set_aside)
     fields = {
@@ -193,6 +199,7 @@ def test_trusted_output_models_equal_validated_ones() -> None:
         "rationale": "r",
         "score": 0.5,
         "rule_id": "a.b.c",
+        "basis": [],
         "sources": [],
         "cautions": [],
         "family": "a",
@@ -230,3 +237,9 @@ def test_a_batch_equals_single_evaluations_at_the_engine_level() -> None:
     facts = [facts_for(s, rules)[1] for s in EXAMPLE_STATES] * 7  # more than one BATCH_CHUNK
     assert engine.evaluate_many(facts) == [engine.evaluate(f) for f in facts]
     assert json.dumps(engine.evaluate_many([])) == "[]"
+
+
+def test_a_batch_asked_for_questions_gives_exactly_what_advise_gives() -> None:
+    batch = [state for _, state in EXAMPLES.values()] + [NegotiationState(phase="bargaining")]
+    assert advise_many(batch, questions=3) == [advise_with_questions(s) for s in batch]
+    assert any(a.questions for a in advise_many(batch, questions=3))

@@ -63,7 +63,7 @@ def isolated(code: str) -> str:
 
 
 def _events(count: int, note: int) -> list[dict[str, Any]]:
-    kinds = ["offer", "concession", "authority_claimed", "deadlock", "question"]
+    kinds = ["offer", "concession", "authority_claimed", "deadlock", "note"]
     return [
         {"kind": kinds[i % 5], "by": "them" if i % 3 else "us", "value": float(i % 23), "note": "n" * note}
         for i in range(count)

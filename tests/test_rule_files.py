@@ -56,7 +56,7 @@ rules:
     state = {"phase": "closing", "counterpart": {"authority": "claimed_higher", "experience": "experienced"}}
     rec = advise(state, ruleset=rs).recommendations[0]
     assert rec.rationale.startswith("They claim a superior must approve (0 times)")
-    blocked = advise({**state, "trust": "low"}, ruleset=rs)
+    blocked = advise({**state, "trust": "low", "relationship": "long_term"}, ruleset=rs)
     assert blocked.recommendations == []
     assert blocked.set_aside[0].reason == "Face-threatening with a long-term partner we do not trust."
 

@@ -15,13 +15,13 @@ def test_an_empty_state_means_nothing_known_yet() -> None:
     s = NegotiationState()
     assert (s.phase, s.our_side, s.trust, s.relationship, s.outlook) == (
         "preparation",
-        "seller",
-        "medium",
-        "long_term",
+        "unknown",
+        "unknown",
+        "unknown",
         "unknown",
     )
-    assert (s.deadlock, s.alternatives, s.bottom_line_set, s.top_leader_available) == (False, 0, False, False)
-    assert s.our_time_pressure == s.their_time_pressure == "medium"
+    assert (s.deadlock, s.alternatives, s.bottom_line_set, s.top_leader_available) == (False, None, None, None)
+    assert s.our_time_pressure == s.their_time_pressure == "unknown"
     assert s.counterpart == Counterpart()
     assert s.counterpart.authority == "unknown" and s.counterpart.authority_claims == 0
     assert s.issues == [] and s.history == []
@@ -45,12 +45,12 @@ def test_a_state_is_immutable() -> None:
         ({"counterpart": {"authority": "boss"}}, "counterpart.authority", "not one of"),
         ({"counterpart": {"autority": "full"}}, "counterpart.autority", "did you mean 'authority'"),
         ({"alternatives": -1}, "alternatives", "greater than or equal to 0"),
-        ({"alternatives": "many"}, "alternatives", "integer"),
+        ({"alternatives": "many"}, "alternatives", "whole number"),
         ({"history": [{"kind": "offer", "by": "me"}]}, "history[0].by", "not one of 'us' or 'them'"),
         ({"history": [{"kind": "offer"}]}, "history[0].by", "required"),
         ({"issues": [{"name": "price", "our_target": "cheap"}]}, "issues[0].our_target", "number"),
         ({"issues": [{"name": "price", "our_target": float("nan")}]}, "issues[0].our_target", "finite"),
-        ({"deadlock": "maybe"}, "deadlock", "boolean"),
+        ({"deadlock": "maybe"}, "deadlock", "true or false"),
     ],
 )
 def test_a_bad_state_raises_state_error_naming_the_field(data: dict[str, object], path: str, words: str) -> None:
