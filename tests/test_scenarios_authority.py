@@ -29,7 +29,9 @@ def test_at_the_opening_we_ask_whether_they_can_decide_today_if_the_terms_suit_t
     advice = advise(state(phase="opening"))
     rec = advice.get("authority.confirm_at_opening")
     assert rec is not None
-    assert "opening" in rec.rationale and "unknown" in rec.rationale
+    assert "opening" in rec.rationale and "nobody has confirmed that they can decide" in rec.rationale
+    # Their authority is unknown: the advice says so in words and never lists it as a fact.
+    assert "counterpart.authority" not in {fact.path for fact in rec.basis}
     assert [s.document for s in rec.sources] == [AUTHORITY_DOC]
 
 
@@ -49,12 +51,27 @@ def test_when_their_full_authority_is_already_confirmed_the_opening_question_is_
     assert aside is not None and aside.reason
 
 
-def test_a_superior_invoked_at_the_opening_is_first_met_by_asking_whether_they_can_decide_today() -> None:
-    """Opening confirmation "can help eliminate the other party's imaginary authority"; the four
-    strategies are for when it could not be removed early, so the question comes before them."""
-    advice = advise(state(phase="opening", counterpart={"authority": "claimed_higher", "authority_claims": 1}))
-    assert advice.rank_of("authority.confirm_at_opening") is not None
-    assert advice.rank_of("authority.confirm_at_opening") < advice.rank_of("authority.set_easy_premises")
+def test_a_superior_invoked_at_the_opening_answers_the_opening_question_so_it_is_not_asked() -> None:
+    """Catalog 0.2: the opening question fits while "their authority is not yet known"; once they
+    claim a superior, the early claim is met by going to the decision maker instead."""
+    unknown = advise(state(phase="opening"))
+    claimed = advise(state(phase="opening", counterpart={"authority": "claimed_higher", "authority_claims": 1}))
+    assert "authority.confirm_at_opening" in unknown.tactics
+    assert "authority.confirm_at_opening" not in claimed.tactics
+    assert claimed.rank_of("authority.engage_decision_maker") == 1
+
+
+def test_the_opening_question_belongs_to_the_opening_and_the_start_of_bargaining_only() -> None:
+    """Catalog 0.2: "Opening phase (or start of bargaining)": not after a concession, a deadlock, or at the close."""
+    assert "authority.confirm_at_opening" in advise(state(phase="bargaining")).tactics
+    later = [
+        state(phase="bargaining", history=[{"kind": "concession", "by": "them"}]),
+        state(phase="bargaining", deadlock=True),
+        state(phase="closing"),
+        state(phase="preparation"),
+    ]
+    for situation in later:
+        assert "authority.confirm_at_opening" not in advise(situation).tactics, situation
 
 
 def test_a_superior_invoked_early_lets_us_ask_for_the_decision_maker_and_keep_a_wider_margin() -> None:
@@ -134,7 +151,9 @@ def test_with_a_party_we_do_not_trust_a_claimed_superior_is_verified_through_som
     advice = advise(state(phase="opening", trust="low", counterpart={"authority": "claimed_higher"}))
     rec = advice.get("trust.verify_authority")
     assert rec is not None
-    assert "low" in rec.rationale and "claimed_higher" in rec.rationale
+    assert "do not trust them" in rec.rationale and "nobody else has confirmed" in rec.rationale
+    facts = {(fact.path, fact.value) for fact in rec.basis}
+    assert {("trust", "low"), ("counterpart.authority", "claimed_higher")} <= facts
     assert TRUST_DOC in {s.document for s in rec.sources}
 
 

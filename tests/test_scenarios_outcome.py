@@ -2,8 +2,9 @@
 
 When a loss is a foregone conclusion near the end, do not let them see they reached our limit,
 ask for a condition they can easily meet, and (with a partner we keep) frame the concession as
-support. When we win, stay modest and let them feel they won. The catalog names no "never when"
-for this family: nothing of it is ever set aside.
+support. When we win, stay modest and let them feel they won. Catalog 0.2 sets the timing: giving
+the main point away (the compensating condition, support) is set aside at preparation or the
+opening, where it only relaxes them; the winning moves start in late bargaining.
 """
 
 from __future__ import annotations
@@ -41,22 +42,38 @@ def test_losing_the_rebate_to_a_strong_dealer_we_hide_our_limit_ask_an_easy_cond
 def test_the_concession_is_framed_as_support_only_for_a_partner_we_keep() -> None:
     assert "outcome.frame_as_support" not in advise(rebate_renewal(relationship="one_off")).tactics
     rec = advise(rebate_renewal()).get("outcome.frame_as_support")
-    assert rec is not None and "losing" in rec.rationale and "long_term" in rec.rationale
+    assert rec is not None and "going against us" in rec.rationale and "long-term partner" in rec.rationale
+    facts = {(fact.path, fact.value) for fact in rec.basis}
+    assert {("outlook", "losing"), ("relationship", "long_term")} <= facts
+    assert "outcome.frame_as_support" not in advise(rebate_renewal(relationship="unknown")).tactics
 
 
 def test_near_the_end_of_a_lost_negotiation_hiding_our_limit_matters_most() -> None:
     """The source: "The losers are nearing the end ... they must not let the opponents find" that they
-    touched our bottom line."""
+    touched our bottom line, and "At this time, you must propose a condition as compensation".
+    Both weigh more at the close than mid-talks; catalog 0.2 leads with the condition at the close."""
     at_close = advise(rebate_renewal())
     mid_talks = advise(rebate_renewal(phase="bargaining"))
-    assert at_close.get("outcome.conceal_bottom_line").score > mid_talks.get("outcome.conceal_bottom_line").score
-    assert at_close.rank_of("outcome.conceal_bottom_line") < at_close.rank_of("outcome.ask_compensating_condition")
+    for tactic in ("outcome.conceal_bottom_line", "outcome.ask_compensating_condition"):
+        assert at_close.get(tactic).score > mid_talks.get(tactic).score, tactic
+    assert at_close.rank_of("outcome.ask_compensating_condition") == 1
+    assert at_close.rank_of("outcome.conceal_bottom_line") <= 3
     assert "closing" in at_close.get("outcome.conceal_bottom_line").rationale
 
 
 def test_the_compensating_condition_is_asked_at_the_table_while_the_loss_is_certain() -> None:
     rec = advise(rebate_renewal(phase="bargaining")).get("outcome.ask_compensating_condition")
-    assert rec is not None and "losing" in rec.rationale and "bargaining" in rec.rationale
+    assert rec is not None and "as good as lost" in rec.rationale and "bargaining" in rec.rationale
+
+
+def test_giving_up_the_main_point_at_the_opening_is_set_aside_as_too_early() -> None:
+    """Catalog 0.2, never when: "Early (preparation or opening): conceding the main point then only relaxes them"."""
+    advice = advise(rebate_renewal(phase="opening", deadlock=False))
+    for tactic in ("outcome.ask_compensating_condition", "outcome.frame_as_support"):
+        assert tactic not in advice.tactics, tactic
+        aside = advice.set_aside_for(tactic)
+        assert aside is not None and aside.by == "rule" and "too early" in aside.reason, tactic
+    assert "outcome.conceal_bottom_line" in advice.tactics
 
 
 def test_closing_a_deal_that_went_our_way_we_stay_modest_and_let_them_feel_they_won() -> None:
@@ -70,8 +87,15 @@ def test_closing_a_deal_that_went_our_way_we_stay_modest_and_let_them_feel_they_
 def test_after_the_agreement_a_winner_stays_low_key_but_no_final_concession_is_left_to_stage() -> None:
     advice = advise(state(phase="post_agreement", outlook="winning"))
     rec = advice.get("outcome.stay_modest")
-    assert rec is not None and "post_agreement" in rec.rationale
+    assert rec is not None and "already agreed" in rec.rationale
+    assert ("phase", "post_agreement") in {(fact.path, fact.value) for fact in rec.basis}
     assert "outcome.let_them_feel_they_won" not in advice.tactics
+
+
+def test_winning_moves_start_in_late_bargaining_not_at_the_opening() -> None:
+    """Catalog 0.2: stay modest and let them feel they won fit "late bargaining" or later."""
+    assert set(advise(state(phase="bargaining", outlook="winning")).tactics) >= WINNING
+    assert not WINNING & set(advise(state(phase="opening", outlook="winning")).tactics)
 
 
 def test_with_the_outcome_still_open_neither_the_art_of_losing_nor_of_winning_applies() -> None:

@@ -24,7 +24,8 @@ def state(**kw: object) -> dict[str, object]:
 def test_with_someone_we_do_not_trust_we_move_slowly_in_small_increments(phase: str) -> None:
     rec = advise(state(phase=phase, trust="low")).get("trust.small_increments")
     assert rec is not None
-    assert "Trust is low" in rec.rationale
+    assert rec.rationale.startswith("We do not trust them")
+    assert ("trust", "low") in {(fact.path, fact.value) for fact in rec.basis}
 
 
 @pytest.mark.parametrize("phase", ["closing", "post_agreement"])
@@ -34,7 +35,19 @@ def test_reaching_an_agreement_with_someone_we_do_not_trust_we_hold_the_pen_name
     advice = advise(state(phase=phase, trust="low"))
     assert set(advice.tactics) >= AGREEMENT
     for tactic in AGREEMENT:
-        assert "low" in advice.get(tactic).rationale and phase in advice.get(tactic).rationale, tactic
+        rec = advice.get(tactic)
+        assert "do not trust them" in rec.rationale, tactic
+        assert {("trust", "low"), ("phase", phase)} <= {(fact.path, fact.value) for fact in rec.basis}, tactic
+
+
+def test_at_the_agreement_we_first_hold_the_pen_then_name_owners_then_sequence_the_steps() -> None:
+    """004: "First is to make sure you control the note taking process", then a name on every item,
+    then "if you will, then I will"."""
+    advice = advise(state(phase="closing", trust="low"))
+    ranks = [
+        advice.rank_of(t) for t in ("trust.control_documentation", "trust.assign_owners", "trust.reciprocal_sequencing")
+    ]
+    assert ranks == sorted(ranks) and ranks[0] == 1
 
 
 @pytest.mark.parametrize("authority", ["unknown", "claimed_higher"])
@@ -42,7 +55,21 @@ def test_before_negotiating_with_someone_we_do_not_trust_we_verify_they_are_empo
     rec = advise(state(phase="opening", trust="low", counterpart={"authority": authority})).get(
         "trust.verify_authority"
     )
-    assert rec is not None and authority in rec.rationale
+    assert rec is not None and "nobody else has confirmed that they can decide" in rec.rationale
+    # The basis names the authority only when it is known (a claim), never the unknown.
+    authority_facts = [fact.value for fact in rec.basis if fact.path == "counterpart.authority"]
+    assert authority_facts == ([] if authority == "unknown" else [authority])
+
+
+def test_verifying_authority_weighs_most_before_the_talks_and_less_once_they_are_under_way() -> None:
+    """004: verify "before you begin negotiating"; finding out "during or after" is the risk, so the
+    check stays, at a lower rank, once bargaining has started (their own "full" included)."""
+    early = advise(state(phase="opening", trust="low", counterpart={"authority": "full"})).get("trust.verify_authority")
+    late = advise(state(phase="bargaining", trust="low", counterpart={"authority": "full"})).get(
+        "trust.verify_authority"
+    )
+    assert early is not None and late is not None
+    assert early.score > late.score
 
 
 def test_verification_is_set_aside_once_someone_else_has_confirmed_their_authority() -> None:
@@ -63,6 +90,12 @@ def test_with_a_party_we_trust_none_of_the_distrust_precautions_apply() -> None:
         assert not TRUST & set(advise(state(phase=phase, trust="medium")).tactics), phase
 
 
+def test_with_trust_unknown_none_of_the_distrust_precautions_apply() -> None:
+    """Contract 0.2: an unknown trust is never read as low."""
+    for phase in ("preparation", "opening", "bargaining", "closing", "post_agreement"):
+        assert not TRUST & set(advise(state(phase=phase)).tactics), phase
+
+
 def test_every_trust_move_cites_the_sales_hunter_document_and_its_section() -> None:
     moves = [
         r
@@ -72,5 +105,6 @@ def test_every_trust_move_cites_the_sales_hunter_document_and_its_section() -> N
     ]
     assert {r.tactic for r in moves} == TRUST
     sections = {r.tactic: r.sources[0].section for r in moves}
-    assert sections["trust.reciprocal_sequencing"] == "If you will, then I will"
+    assert sections["trust.reciprocal_sequencing"] == "if you will, then I will"
+    assert sections["trust.verify_authority"] == "you must be able to verify with another person"
     assert all(r.sources[0].document == TRUST_DOC for r in moves)
