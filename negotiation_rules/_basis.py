@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .advice import Fact
-from .conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, leaves, negate
+from .conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, negate, possibly
 from .fields import SITUATION_PREFIX, state_fields, value_at
 from .history import TREND_PREFIX
 from .state import NegotiationState
@@ -59,7 +59,11 @@ def _support(
 
 
 def unknown_fields(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition]) -> list[str]:
-    """The state fields ``cond`` reads (situations expanded) that are unknown in ``fact``, in order."""
+    """The unknown state fields that could still make ``cond`` hold, in order (situations expanded).
+
+    Only branches that could hold once the unknowns are known count: in ``trust: low and
+    relationship: long_term`` with the relationship known to be one-off, trust decides nothing.
+    """
     out: dict[str, None] = {}
     _unknown(cond, fact, situations, out, ())
     return list(out)
@@ -72,18 +76,23 @@ def _unknown(
     out: dict[str, None],
     trail: tuple[str, ...],
 ) -> None:
-    for leaf in leaves(cond):
-        if isinstance(leaf, Count):
-            continue
-        if leaf.path.startswith(SITUATION_PREFIX):
-            name = leaf.path[len(SITUATION_PREFIX) :]
+    if not evaluate(possibly(cond, situations), fact):
+        return
+    if isinstance(cond, Not):
+        _unknown(negate(cond.item), fact, situations, out, trail)
+    elif isinstance(cond, (All, AnyOf)):
+        for item in cond.items:
+            _unknown(item, fact, situations, out, trail)
+    elif isinstance(cond, Test):
+        if cond.path.startswith(SITUATION_PREFIX):
+            name = cond.path[len(SITUATION_PREFIX) :]
             inner = situations.get(name)
-            if inner is not None and name not in trail:
+            if inner is not None and name not in trail and cond.op == "eq" and cond.value is True:
                 _unknown(inner, fact, situations, out, (*trail, name))
-            continue
-        spec = state_fields().get(leaf.path)
-        if spec is not None and spec.can_be_unknown and fact.get(leaf.key) is None:
-            out.setdefault(leaf.path)
+            return
+        spec = state_fields().get(cond.path)
+        if spec is not None and spec.can_be_unknown and fact.get(cond.key) is None:
+            out.setdefault(cond.path)
 
 
 def facts_of(

@@ -162,8 +162,9 @@ def searchable_fields() -> dict[str, FieldSpec]:
 
 
 def _domain(spec: FieldSpec) -> tuple[Any, ...]:
+    """The known values a field may be set to (a change never "forgets" a fact back to unknown)."""
     if spec.kind == "enum":
-        return spec.choices
+        return spec.known_choices
     if spec.kind == "bool":
         return (False, True)
     return SMALL_INTS
@@ -269,8 +270,11 @@ def _candidates(state: NegotiationState, path: str, ruleset: Ruleset) -> list[tu
 
     def signature(value: Any) -> tuple[Any, ...]:
         effective = effective_state(_apply(state, {path: value}))
-        fact = {key: value_at(effective, path)}
-        return (tuple(evaluate(t, fact) for t in tests), tuple(value_at(effective, p) for p in others))
+        seen = value_at(effective, path)
+        fact = {} if spec.is_unknown(seen) else {key: seen}
+        # whether it is known matters on its own: a rule may wait for an unknown (unless_unknown)
+        known = not spec.is_unknown(seen)
+        return (tuple(evaluate(t, fact) for t in tests), known, tuple(value_at(effective, p) for p in others))
 
     unchanged = signature(current)
     groups: dict[tuple[Any, ...], list[Any]] = {}
@@ -283,7 +287,7 @@ def _candidates(state: NegotiationState, path: str, ruleset: Ruleset) -> list[tu
     out: list[tuple[Any, list[Any]]] = []
     for members in groups.values():
         if spec.kind == "int":
-            best = min(members, key=lambda v: (abs(v - current), v))
+            best = min(members, key=lambda v: (abs(v - (current or 0)), v))
             out.append((best, [v for v in members if v != best]))
         else:
             out.extend((v, []) for v in members)
@@ -317,7 +321,8 @@ def _solution(
 ) -> Solution:
     after = standing(after_advice, tactic)
     again = standing(
-        advise(_changed_dict(state, {p: v for p, v, _ in combo}), ruleset=ruleset, playbook=playbook), tactic
+        advise(_changed_dict(state, {p: v for p, v, _ in combo}), ruleset=ruleset, playbook=playbook, questions=0),
+        tactic,
     )
     before_set, after_set = set(base.tactics), set(after_advice.tactics)
     return Solution(
@@ -366,7 +371,7 @@ def what_if(
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
     tactic, _ = find_rules(rules, tactic)
-    base = advise(parsed, ruleset=rules, playbook=policy)
+    base = advise(parsed, ruleset=rules, playbook=policy, questions=0)
     before = standing(base, tactic)
     goal_text = "recommended" if goal == "recommended" else "ranked first"
     notes = _history_notes(parsed)
@@ -420,7 +425,7 @@ def what_if(
                     complete = False
                     break
                 changed = _apply(parsed, {p: v for p, v, _ in combo})
-                advice = advise(changed, ruleset=rules, playbook=policy)
+                advice = advise(changed, ruleset=rules, playbook=policy, questions=0)
                 evaluated += 1
                 if _reached(standing(advice, tactic), goal):
                     minimal.append((combo, advice))
