@@ -96,7 +96,7 @@ def ask(
             trials.append((path, value, engine.facts(changed_effective, trends)))
     if not trials:
         return []
-    firings = engine.evaluate_many([t[2] for t in trials])
+    firings = engine.evaluate_many([t[2] for t in trials], observe=False)  # what-ifs, not advice given
     before = list(before[:TOP])
     answers: dict[str, list[tuple[Answer, float]]] = {}
     for (path, value, _), firing in zip(trials, firings, strict=True):

@@ -407,7 +407,7 @@ class Engine:
 
     # -- batches ---------------------------------------------------------------------------------
 
-    def evaluate_many(self, facts: Sequence[Mapping[str, Any]]) -> list[Firing]:
+    def evaluate_many(self, facts: Sequence[Mapping[str, Any]], *, observe: bool = True) -> list[Firing]:
         """``[evaluate(fact) for fact in facts]``, faster: each shard gets the stage facts of up to
         ``BATCH_CHUNK`` states in one call (``assert_facts``), read back by fact id, and retracts them in one."""
         frags = [self.encode(fact) for fact in facts]
@@ -426,7 +426,7 @@ class Engine:
                 if cache is not None:
                     cache.put(keys[i], firing)
         done = [r for r in results if r is not None]
-        for result in done:
+        for result in done if observe else ():  # hypothetical states (questions) are not observed
             for observer in list(_observers):
                 with contextlib.suppress(Exception):  # an observer must never break advice
                     observer(self.ruleset, result)

@@ -64,6 +64,8 @@ from .conditions import (
     describe,
     evaluate,
     leaves,
+    negate,
+    possibly,
 )
 from .errors import NegotiationRulesError, RulesetError
 from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
@@ -651,7 +653,12 @@ class _Space:
         return All(items, cond.line) if isinstance(cond, All) else AnyOf(items, cond.line)
 
     def _situation_test(self, test: Test, inner: Condition) -> Condition:
-        holds = {True: inner, False: Not(inner, test.line)}
+        # a situation is a known boolean: false whenever its condition does not hold, unknowns included,
+        # which is "its negation holds or could hold" (a Not would be the stricter "known to be false")
+        unheld = possibly(negate(inner), {})
+        self.via.setdefault(id(unheld), self.via.get(id(inner), ""))
+        self._keep.append(unheld)
+        holds = {True: inner, False: unheld}
         if test.op == "exists":
             return _TRUE if test.value else _FALSE
         if test.op in ("eq", "ne") and isinstance(test.value, bool):
@@ -730,7 +737,8 @@ class _Space:
         assert rule.unless is not None
         when, unless = self.expand(rule.when), self.expand(rule.unless)
         try:
-            if not self.holds_sometimes(All((when, Not(unless)))):
+            # the tactic is blocked only when the unless holds; "does not hold" includes "unknown"
+            if not self.holds_sometimes(All((when, possibly(negate(unless), {})))):
                 yield _finding(
                     "error",
                     "unless-always-blocks",
@@ -864,9 +872,9 @@ def _domain(key: str, tests: Sequence[Test | Count], fields: Mapping[str, FieldS
     spec = fields.get(path)
     if spec is None:  # unknown (reported by validate); anything goes
         return [*dict.fromkeys(constants), _OTHER_TEXT, None]
-    none = [None] if spec.optional else []
+    none = [None] if spec.can_be_unknown else []  # an unknown is absent from the fact
     if spec.kind == "enum":
-        return [*spec.choices, *none]
+        return [*spec.known_choices, *none]
     if spec.kind == "bool":
         return [True, False, *none]
     if spec.kind in ("int", "float"):

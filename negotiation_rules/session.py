@@ -91,7 +91,7 @@ class Negotiation:
             raise StateError("use record() to add events", "history")
         with self._lock:
             self._check_open()
-            data = self._state.model_dump()
+            data = self._state.model_dump(exclude_unset=True)  # what was never given stays unknown
             data.update(fields)
             try:
                 self._state = NegotiationState.model_validate(data)
@@ -132,7 +132,7 @@ class Negotiation:
                 {
                     "format": FORMAT,
                     "version": VERSION,
-                    "state": self._state.model_dump(mode="json"),
+                    "state": self._state.model_dump(mode="json", exclude_unset=True),
                     "ruleset": ruleset,
                     "playbook": self._playbook.model_dump(mode="json") if self._playbook else None,
                 }

@@ -78,13 +78,19 @@ def test_their_shrinking_concessions_signal_they_are_near_their_limit() -> None:
         assert "pressure.read_their_limit" not in n.advise().tactics
         n.record(kind="concession", by="them", value=2.0)
         rec = n.advise().get("pressure.read_their_limit")
-        assert rec is not None and rec.sources[0].document == "003_3cedbf76b167ba9a.txt"
+        assert rec is not None and rec.sources[0].document == "001_b456b039e9603b86.txt"
         n.record(kind="concession", by="them", value=4.0)  # a bigger step again: not shrinking any more
         assert "pressure.read_their_limit" not in n.advise().tactics
 
 
 def test_a_deadlock_recorded_twice_raises_the_stakes_for_third_party_pressure_and_ultimatum() -> None:
-    base = {"phase": "bargaining", "alternatives": 1, "top_leader_available": True, "relationship": "one_off"}
+    base = {
+        "phase": "bargaining",
+        "alternatives": 1,
+        "top_leader_available": True,
+        "relationship": "one_off",
+        "our_time_pressure": "low",
+    }
     with Negotiation(base) as n:
         n.record(kind="deadlock", by="them")
         once = n.advise()
@@ -191,6 +197,9 @@ def test_built_in_playbooks_are_found_by_name() -> None:
         "phase": "bargaining",
         "deadlock": True,
         "top_leader_available": True,
+        "alternatives": 1,
+        "our_time_pressure": "low",
+        "relationship": "one_off",
         "counterpart": {"known_weakness": True},
     }
     advice = advise(stuck, playbook="relationship_first")

@@ -72,10 +72,11 @@ def failure(excinfo: pytest.ExceptionInfo[AssertionError]) -> str:
 
 def test_each_helper_returns_the_advice_so_a_test_can_go_on_checking_it() -> None:
     advice = assert_recommends(EXPERIENCED, "authority.provoke", top=3)
-    assert isinstance(advice, Advice) and advice == advise(EXPERIENCED)
+    # the helpers check moves, not questions: they return the advice without them (cheaper, same moves)
+    assert isinstance(advice, Advice) and advice == advise(EXPERIENCED, questions=0)
     assert assert_not_recommends(EXPERIENCED, "pressure.ultimatum") == advice
     assert assert_ranks_before(EXPERIENCED, "authority.provoke", "authority.set_easy_premises") == advice
-    assert assert_set_aside(DISTRUSTED, "authority.provoke", "long-term partner") == advise(DISTRUSTED)
+    assert assert_set_aside(DISTRUSTED, "authority.provoke", "long-term partner") == advise(DISTRUSTED, questions=0)
 
 
 def test_states_may_be_models_dicts_or_json_text() -> None:
@@ -227,7 +228,7 @@ def test_the_advisor_is_advise_bound_to_a_ruleset_and_playbook(house: Ruleset) -
     assert advisor.explain(busy, "pressure.strong_posture").verdict == "recommended"
     advisor.assert_recommends(busy, "pressure.conditional_concession", top=1)
     advisor.assert_not_recommends(busy, "pressure.ultimatum")
-    advisor.assert_set_aside({"deadlock": True}, "pressure.ultimatum", "long-term partner")
+    advisor.assert_set_aside({"deadlock": True, "relationship": "long_term"}, "pressure.ultimatum", "long-term partner")
     advisor.assert_ranks_before(busy, "pressure.conditional_concession", "pressure.strong_posture")
     assert repr(advisor) == "<Advisor 'house': 3 rules, playbook 'acme'>"
 
@@ -257,8 +258,8 @@ def test_a_subscriber_sees_every_evaluation_until_it_unsubscribes(house: Ruleset
     seen: list[tuple[Ruleset, Firing]] = []
     unsubscribe = subscribe(lambda ruleset, firing: seen.append((ruleset, firing)))
     try:
-        advise({"phase": "bargaining", "alternatives": 3}, ruleset=house)
-        explain({"deadlock": True}, "pressure.ultimatum", ruleset=house)
+        advise({"phase": "bargaining", "alternatives": 3, "relationship": "long_term"}, ruleset=house)
+        explain({"deadlock": True, "relationship": "long_term"}, "pressure.ultimatum", ruleset=house)
     finally:
         unsubscribe()
     unsubscribe()  # a second call is harmless
@@ -285,9 +286,11 @@ def test_a_failing_subscriber_never_breaks_advice(house: Ruleset) -> None:
 
 def test_coverage_counts_fired_set_aside_and_never_matched_per_rule(house: Ruleset) -> None:
     with RuleCoverage() as coverage:
-        advise({"phase": "bargaining", "alternatives": 3}, ruleset=house)  # hold_price, trade fire
+        advise(
+            {"phase": "bargaining", "alternatives": 3, "relationship": "long_term"}, ruleset=house
+        )  # hold_price, trade fire
         advise({"phase": "bargaining", "deadlock": True, "relationship": "one_off"}, ruleset=house)  # all but hold
-        advise({"deadlock": True}, ruleset=house)  # final_offer set aside
+        advise({"deadlock": True, "relationship": "long_term"}, ruleset=house)  # final_offer set aside
     advise({"phase": "bargaining"}, ruleset=house)  # after stop(): not counted
     report = coverage.report()
     rows = {r.id: (r.evaluated, r.fired, r.set_aside, r.status) for r in report.rules}
@@ -302,7 +305,7 @@ def test_coverage_counts_fired_set_aside_and_never_matched_per_rule(house: Rules
 def test_coverage_lists_rules_never_fired_and_unless_never_blocked(house: Ruleset) -> None:
     with RuleCoverage() as coverage:
         advise({"phase": "bargaining"}, ruleset=house)
-        advise({"deadlock": True}, ruleset=house)
+        advise({"deadlock": True, "relationship": "long_term"}, ruleset=house)
     report = coverage.report()
     assert report.never_fired == ["house.hold_price", "house.final_offer"]
     assert report.unless_never_blocked == []
@@ -338,8 +341,8 @@ def test_the_same_rule_files_loaded_twice_count_as_one_set_of_rules(tmp_path: Pa
     from negotiation_rules import load_ruleset
 
     with RuleCoverage() as coverage:
-        advise({"phase": "bargaining", "alternatives": 2}, ruleset=load_ruleset(tmp_path))
-        advise({"deadlock": True}, ruleset=load_ruleset(tmp_path / "house.yaml"))
+        advise({"phase": "bargaining", "alternatives": 2, "relationship": "long_term"}, ruleset=load_ruleset(tmp_path))
+        advise({"deadlock": True, "relationship": "long_term"}, ruleset=load_ruleset(tmp_path / "house.yaml"))
     report = coverage.report([tmp_path])
     assert report.rulesets == 2 and len(report.rules) == 3
     assert [(r.evaluated, r.fired, r.set_aside) for r in report.rules] == [(2, 1, 0), (2, 1, 0), (2, 0, 1)]
