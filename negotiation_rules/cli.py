@@ -180,7 +180,7 @@ def print_explanation(expl: Explanation, console: Console) -> None:
     if expl.score_formula:
         _say(console, Text(f"  score: {expl.score_formula}"))
     for rule in expl.rules:
-        status_colour = {"matched": "green", "blocked": "yellow", "not matched": "red"}[rule.status]
+        status_colour = {"matched": "green", "blocked": "yellow", "waiting": "yellow", "not matched": "red"}[rule.status]
         line = Text(f"  rule {rule.rule_id} ", style="bold")
         line.append(f"({_where(rule.file, rule.line)}): ", style="dim")
         line.append(rule.status, style=status_colour)

@@ -87,6 +87,7 @@ class RuleExplanation(BaseModel):
     line: int
     matched: bool
     blocked: bool
+    waiting: bool = Field(default=False, description="matched, and its unless could hold once unknown facts are known")
     when: list[ConditionCheck]
     unless: list[ConditionCheck] = Field(default_factory=list)
     unless_reason: str = ""
@@ -97,10 +98,10 @@ class RuleExplanation(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def status(self) -> Literal["matched", "blocked", "not matched"]:
-        """``matched``, ``blocked`` (matched, but its unless held) or ``not matched``."""
+    def status(self) -> Literal["matched", "blocked", "waiting", "not matched"]:
+        """``matched``, ``blocked`` (its unless held), ``waiting`` (its unless could hold: facts unknown) or ``not matched``."""
         if self.matched:
-            return "blocked" if self.blocked else "matched"
+            return "blocked" if self.blocked else "waiting" if self.waiting else "matched"
         return "not matched"
 
 
@@ -279,6 +280,7 @@ def _explain_rule(
         line=rule.line,
         matched=matched,
         blocked=blocked,
+        waiting=matched and not blocked and rule.id in firing.doubtful,
         when=_checks(rule.when, stage, situations),
         unless=_checks(rule.unless, stage, situations) if rule.unless is not None else [],
         unless_reason=rule.unless_reason,
@@ -345,6 +347,8 @@ def explain(
     if aside is not None:
         if aside.by == "playbook":
             summary = f"set aside by the playbook: {aside.reason}"
+        elif aside.by == "unknown":
+            summary = f"set aside until known, by rule '{aside.rule_id}' (its never when could hold): {aside.reason}"
         else:
             blocking = next((r for r in explained if r.rule_id == aside.rule_id), None)
             held = _state_reasons(blocking.because) if blocking else []

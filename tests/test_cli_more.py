@@ -159,7 +159,7 @@ def test_explain_json_has_the_verdict_and_the_failing_condition_with_its_value()
     data = json.loads(out.stdout)
     assert data["verdict"] == "not_matched"
     reasons = data["rules"][0]["because"]
-    assert {"path": "counterpart.experience", "actual": "unknown", "held": False}.items() <= reasons[0].items()
+    assert {"path": "counterpart.experience", "actual": None, "held": False}.items() <= reasons[0].items()
 
 
 def test_explain_a_recommended_tactic_shows_rank_and_score_composition(state_file: Path) -> None:

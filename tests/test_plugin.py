@@ -59,7 +59,7 @@ cases:
     first: pressure.strong_posture
     recommends: [pressure.conditional_concession]
   - name: a long-term partner gets no ultimatum
-    state: {deadlock: true}
+    state: {deadlock: true, relationship: long_term}
     set_aside: [{tactic: pressure.ultimatum, reason_contains: long-term}]
 """
 
@@ -336,7 +336,7 @@ def test_the_ini_option_binds_the_advisor_fixture_to_the_project_rules(house: py
             assert [r.id for r in advisor.ruleset] == ["house.hold_price", "house.trade", "house.final_offer"]
             advice = advisor({"phase": "bargaining", "alternatives": 3})
             assert advice.tactics == ["pressure.strong_posture", "pressure.conditional_concession"]
-            advisor.assert_set_aside({"deadlock": True}, "pressure.ultimatum", "long-term")
+            advisor.assert_set_aside({"deadlock": True, "relationship": "long_term"}, "pressure.ultimatum", "long-term")
         """
     )
     house.runpytest().assert_outcomes(passed=1)
@@ -370,7 +370,7 @@ def test_rules_coverage_counts_every_evaluation_of_the_session_not_only_the_help
         def test_plain_advise_counts():
             for _ in range(4):
                 advise({"phase": "bargaining", "alternatives": 3}, ruleset="rules")
-            explain({"deadlock": True}, "pressure.ultimatum", ruleset="rules")
+            explain({"deadlock": True, "relationship": "long_term"}, "pressure.ultimatum", ruleset="rules")
         """
     )
     result = house.runpytest("--rules-coverage")

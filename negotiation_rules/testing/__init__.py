@@ -142,6 +142,8 @@ def _fate(advice: Advice, tactic: str, named: bool = False) -> str:
     aside = advice.set_aside_for(tactic)
     if aside is not None:
         by = "the playbook" if aside.by == "playbook" else f"rule '{aside.rule_id}'"
+        if aside.by == "unknown":
+            return f"{who} was set aside until facts are known, by {by}: {aside.reason}"
         return f"{who} was set aside by {by}: {aside.reason}"
     return f"no rule for {who} matched" if named else "no rule for it matched"
 
