@@ -26,7 +26,7 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from typing import Any, Literal, TypeVar
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -362,13 +362,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_big = problem(
-            413,
-            "limit",
-            f"request body is larger than {self.limit} bytes (limit max_body_bytes)",
-            limit="max_body_bytes",
-            max=self.limit,
-        )
+        def too_big() -> JSONResponse:
+            return problem(
+                413,
+                "limit",
+                f"request body is larger than {self.limit} bytes (limit max_body_bytes)",
+                limit="max_body_bytes",
+                max=self.limit,
+            )
+
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -376,7 +378,7 @@ class BodyLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.limit:
-                    await too_big(scope, receive, send)
+                    await too_big()(scope, receive, send)
                     return
         seen = 0
         exceeded = False
@@ -404,7 +406,36 @@ class BodyLimit:
 
         await self.app(scope, counted, guarded)
         if exceeded and not started:
-            await too_big(scope, receive, send)
+            await too_big()(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Headers on every answer: a strict Content-Security-Policy (the page loads only from here), nosniff."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 # -- the service -------------------------------------------------------------------------------
@@ -560,6 +591,11 @@ class Service:
                 max=self.config.timeout,
             ) from None
 
+    async def answer(self, call: Callable[[], BaseModel], *, by_alias: bool = False) -> Response:
+        """``run`` the call and write its JSON in the worker too (the models' own ``model_dump_json``)."""
+        text = await self.run(lambda: call().model_dump_json(by_alias=by_alias))
+        return Response(text, media_type="application/json")
+
     def close(self) -> None:
         """Stop the worker pool (calls still running finish first)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -666,13 +702,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         """The service is up (never needs the API key)."""
         return Health(version=__version__, rules=len(builtin_ruleset()))
 
-    @app.post("/v1/advise", tags=["advice"], dependencies=auth, responses=_doc(401, 413, 422, 503, 504))
-    async def advise_endpoint(body: AdviseRequest) -> Advice:
+    @app.post(
+        "/v1/advise", tags=["advice"], dependencies=auth, response_model=Advice, responses=_doc(401, 413, 422, 503, 504)
+    )
+    async def advise_endpoint(body: AdviseRequest) -> Response:
         """Ranked advice for a state (``advise()``), optionally with a named ruleset and playbook and pasted rules."""
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
-        return await service.run(
+        return await service.answer(
             lambda: call_advise(
                 body.state,
                 ruleset=service.ruleset(body.ruleset, body.rules),
@@ -682,24 +720,37 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             )
         )
 
-    @app.post("/v1/explain", tags=["advice"], dependencies=auth, responses=_doc(401, 413, 422, 503, 504))
-    async def explain_endpoint(body: ExplainRequest) -> Explanation:
+    @app.post(
+        "/v1/explain",
+        tags=["advice"],
+        dependencies=auth,
+        response_model=Explanation,
+        responses=_doc(401, 413, 422, 503, 504),
+    )
+    async def explain_endpoint(body: ExplainRequest) -> Response:
         """Why a tactic was, or was not, recommended: every condition with its actual value."""
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
-        expl = await service.run(
-            lambda: explain(body.state, body.tactic, ruleset=service.ruleset(body.ruleset, body.rules), playbook=policy)
+        return await service.answer(
+            lambda: _sanitize_explanation(
+                explain(body.state, body.tactic, ruleset=service.ruleset(body.ruleset, body.rules), playbook=policy)
+            )
         )
-        return _sanitize_explanation(expl)
 
-    @app.post("/v1/what-if", tags=["advice"], dependencies=auth, responses=_doc(401, 413, 422, 503, 504))
-    async def what_if_endpoint(body: WhatIfRequest) -> WhatIf:
+    @app.post(
+        "/v1/what-if",
+        tags=["advice"],
+        dependencies=auth,
+        response_model=WhatIf,
+        responses=_doc(401, 413, 422, 503, 504),
+    )
+    async def what_if_endpoint(body: WhatIfRequest) -> Response:
         """The smallest changes to the state that get a tactic recommended (or ranked first)."""
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
-        return await service.run(
+        return await service.answer(
             lambda: what_if(
                 body.state,
                 body.tactic,
@@ -707,11 +758,18 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                 max_changes=body.max_changes,
                 ruleset=service.ruleset(body.ruleset, body.rules),
                 playbook=policy,
-            )
+            ),
+            by_alias=True,
         )
 
-    @app.post("/v1/negotiation", tags=["advice"], dependencies=auth, responses=_doc(401, 413, 422, 503, 504))
-    async def negotiation_endpoint(body: NegotiationRequest) -> NegotiationResponse:
+    @app.post(
+        "/v1/negotiation",
+        tags=["advice"],
+        dependencies=auth,
+        response_model=NegotiationResponse,
+        responses=_doc(401, 413, 422, 503, 504),
+    )
+    async def negotiation_endpoint(body: NegotiationRequest) -> Response:
         """A negotiation over time, stateless: send the saved negotiation and the new events, keep what comes back."""
         saved = body.negotiation
         if saved.ruleset.kind == "files":
@@ -762,10 +820,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             )
             return NegotiationResponse(negotiation=kept, advice=advice)
 
-        return await service.run(step)
+        return await service.answer(step)
 
-    @app.post("/v1/lint", tags=["rules"], dependencies=auth, responses=_doc(401, 413, 422, 503, 504))
-    async def lint_endpoint(body: LintRequest) -> LintReport:
+    @app.post(
+        "/v1/lint",
+        tags=["rules"],
+        dependencies=auth,
+        response_model=LintReport,
+        responses=_doc(401, 413, 422, 503, 504),
+    )
+    async def lint_endpoint(body: LintRequest) -> Response:
         """Mistakes in pasted rule text, at their lines (file ``pasted.yaml``), also against a ruleset's ids."""
         service.check_rule_text(body.rules)
         if body.ruleset is None:
@@ -775,7 +839,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         else:
             service.ruleset(body.ruleset)  # 422 for an unknown name
             base = service.rulesets[body.ruleset]
-        return await service.run(lambda: lint_text(body.rules, base, body.builtin))
+        return await service.answer(lambda: lint_text(body.rules, base, body.builtin))
 
     @app.get("/v1/tactics", tags=["rules"], dependencies=auth, responses=_doc(401, 422))
     def tactics(ruleset: str | None = None) -> list[TacticInfo]:
@@ -834,18 +898,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        )
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
-
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -854,6 +906,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             allow_headers=["Content-Type", "Authorization", "X-API-Key"],
         )
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
