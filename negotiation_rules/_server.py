@@ -233,7 +233,7 @@ class Problem(BaseModel):
     line: int | None = None
     rule_id: str | None = None
     limit: str | None = Field(default=None, description="the server setting that was exceeded")
-    max: float | None = None
+    max: int | float | None = None
 
 
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -315,6 +315,8 @@ def validation_problem(errors: list[Mapping[str, Any]]) -> JSONResponse:
         expected = str(err.get("ctx", {}).get("expected", ""))
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
         message = f"{err.get('input')!r} is not one of {expected}{did_you_mean(str(err.get('input')), choices)}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] in ("ruleset", "playbook"):
+        message = f"{err.get('input')!r} is not a name: letters, digits, '_' and '-' only (never a path)"
     elif kind == "json_invalid":
         message = f"not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}"
     else:

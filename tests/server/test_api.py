@@ -3,6 +3,7 @@ and the operator's limits and settings enforced."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -132,6 +133,15 @@ def test_what_if_over_http_is_the_library_answer(api: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     local = what_if(state, "pressure.strong_posture", max_changes=2)
     assert response.json() == local.model_dump(mode="json", by_alias=True)
+
+
+def test_questions_are_passed_on_when_the_library_takes_them(api: httpx.Client) -> None:
+    state = {"phase": "bargaining", "counterpart": {"authority": "claimed_higher"}}
+    response = api.post("/v1/advise", json={"state": state, "questions": 1})
+    assert response.status_code == 200, response.text
+    takes_questions = "questions" in inspect.signature(advise).parameters
+    expected = advise(state, questions=1) if takes_questions else advise(state)  # type: ignore[call-arg]
+    assert response.json() == expected.model_dump(mode="json")
 
 
 def test_advice_follows_the_named_playbook(api: httpx.Client) -> None:
