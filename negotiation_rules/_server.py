@@ -17,15 +17,10 @@ never a traceback.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import inspect
 import logging
 import os
 import re
-import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,12 +37,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from ._server_worker import (
+    LintReport,
+    PastedRulesWorker,
+    WorkerCrashed,
+    call_advise,
+    sanitize_explanation,
+)
 from .advice import Advice
-from .advisor import advise
 from .catalog import CATALOG
 from .errors import NegotiationRulesError, RulesetError, StateError, did_you_mean
 from .explain import Explanation, UnknownTacticError, explain
-from .lint import Finding, Severity, lint
 from .playbook import Playbook, builtin_playbooks, load_playbook
 from .ruleset import Ruleset, builtin_ruleset, builtin_ruleset_dir, resolve_ruleset
 from .session import Negotiation
@@ -59,8 +59,6 @@ log = logging.getLogger("negotiation_rules.server")
 API_KEY_ENV = "NEGOTIATION_RULES_API_KEY"
 #: Names of rulesets and playbooks: letters, digits, ``_`` and ``-`` only, so a name is never a path.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-#: The file name pasted rule text is known by in findings and errors (never a server path).
-PASTED = "pasted.yaml"
 STATIC = Path(__file__).resolve().parent / "_static"
 SCHEMA_NAMES = ("state", "advice", "explanation", "what-if", "finding")
 T = TypeVar("T")
@@ -146,14 +144,6 @@ class LintRequest(_In):
         description="lint together with this ruleset (default: the built-in rules); null: the text alone",
     )
     builtin: bool = Field(default=False, description="hold the text to the built-in standard")
-
-
-class LintReport(BaseModel):
-    """Findings in the pasted text, at their lines (the file is always ``pasted.yaml``)."""
-
-    ok: bool = Field(description="no errors or warnings")
-    counts: dict[str, int]
-    findings: list[Finding]
 
 
 class SavedRuleset(_In):
@@ -364,6 +354,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
         def too_big() -> JSONResponse:
             return problem(
                 413,
@@ -443,16 +434,6 @@ class SecurityHeaders:
 # -- the service -------------------------------------------------------------------------------
 
 
-def call_advise(state: NegotiationState, **kwargs: Any) -> Advice:
-    """``advise()``, passing ``questions`` only when this version of the library takes it."""
-    if kwargs.get("questions") is None or "questions" not in _ADVISE_PARAMS:
-        kwargs.pop("questions", None)
-    return advise(state, **kwargs)
-
-
-_ADVISE_PARAMS = frozenset(inspect.signature(advise).parameters)
-
-
 class Service:
     """The state of one running service: its settings, named rulesets and playbooks, the worker pool."""
 
@@ -471,44 +452,53 @@ class Service:
         )
         self.pool = ThreadPoolExecutor(max_workers=config.max_concurrent, thread_name_prefix="negotiation-rules")
         self._slots: asyncio.Semaphore | None = None
-        self._layered: OrderedDict[tuple[str, str], Ruleset] = OrderedDict()
-        self._layered_lock = threading.Lock()
+        self.worker = PastedRulesWorker()
         self._playbook_cache: dict[str, Playbook] = {}
 
     # -- names -> objects (never a path from the client) --
 
-    def ruleset(self, name: str | None, rules: str | None = None) -> Ruleset:
-        """The named ruleset (or the built-in one), with the pasted rule text added when given."""
+    def base_path(self, name: str | None) -> Path | None:
+        """The folder or file of a named ruleset (None: the built-in rules); 422 for a name not configured."""
         if name is None or name == "builtin":
-            base = builtin_ruleset()
-            name = "builtin"
-        else:
-            path = self.rulesets.get(name)
-            if path is None:
-                known = ["builtin", *self.rulesets]
-                raise ApiProblem(
-                    422,
-                    "unknown-ruleset",
-                    f"ruleset: no ruleset '{name}' on this server{did_you_mean(name, known)}; "
-                    f"choose from: {', '.join(known)}",
-                    path="ruleset",
-                )
-            base = resolve_ruleset(path)
-        if rules is None:
-            return base
-        self.check_rule_text(rules)
-        key = (name, hashlib.sha256(rules.encode("utf-8", "surrogatepass")).hexdigest())
-        with self._layered_lock:
-            cached = self._layered.get(key)
-            if cached is not None:
-                self._layered.move_to_end(key)
-                return cached
-        layered = Ruleset.merge(base, Ruleset.from_text(rules, PASTED), name=f"{base.name}+pasted")
-        with self._layered_lock:
-            self._layered[key] = layered
-            while len(self._layered) > 16:
-                self._layered.popitem(last=False)
-        return layered
+            return None
+        path = self.rulesets.get(name)
+        if path is None:
+            known = ["builtin", *self.rulesets]
+            raise ApiProblem(
+                422,
+                "unknown-ruleset",
+                f"ruleset: no ruleset '{name}' on this server{did_you_mean(name, known)}; "
+                f"choose from: {', '.join(known)}",
+                path="ruleset",
+            )
+        return path
+
+    def ruleset(self, name: str | None) -> Ruleset:
+        """The named ruleset (or the built-in one), evaluated in the server itself."""
+        path = self.base_path(name)
+        return builtin_ruleset() if path is None else resolve_ruleset(path)
+
+    def pasted(
+        self,
+        kind: str,
+        *,
+        state: NegotiationState | None = None,
+        rules: str | None,
+        ruleset: str | None,
+        playbook: Playbook | None = None,
+        **options: Any,
+    ) -> Callable[[], str]:
+        """A call with pasted rule text, to run in the worker process (see _server_worker)."""
+        base = self.base_path(ruleset)
+        task = {
+            "kind": kind,
+            "state": state.model_dump(mode="json") if state is not None else None,
+            "rules": rules,
+            "base": str(base) if base is not None else None,
+            "playbook": playbook.model_dump(mode="json") if playbook is not None else None,
+            "options": options,
+        }
+        return lambda: self.worker.call(task)
 
     def playbook(self, name: str | None) -> Playbook | None:
         """The named playbook, or None."""
@@ -595,52 +585,22 @@ class Service:
 
     async def answer(self, call: Callable[[], BaseModel], *, by_alias: bool = False) -> Response:
         """``run`` the call and write its JSON in the worker too (the models' own ``model_dump_json``)."""
-        text = await self.run(lambda: call().model_dump_json(by_alias=by_alias))
-        return Response(text, media_type="application/json")
+        return await self.answer_json(lambda: call().model_dump_json(by_alias=by_alias))
+
+    async def answer_json(self, call: Callable[[], str]) -> Response:
+        """``run`` a call that returns JSON text (a worker process's answer)."""
+        return Response(await self.run(call), media_type="application/json")
 
     def close(self) -> None:
-        """Stop the worker pool (calls still running finish first)."""
+        """Stop the worker threads and the worker process (calls still running finish first)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.worker.close()
 
 
 def _swallow(future: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of an abandoned call so asyncio does not log it as never retrieved."""
     if not future.cancelled():
         future.exception()
-
-
-def _file_names_only(data: Any) -> Any:
-    """Every ``file`` value reduced to its name: the server's folders are nobody's business."""
-    if isinstance(data, dict):
-        return {
-            k: (Path(v).name if k == "file" and isinstance(v, str) else _file_names_only(v)) for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [_file_names_only(v) for v in data]
-    return data
-
-
-def _sanitize_explanation(expl: Explanation) -> Explanation:
-    """The explanation with rule files named by their file name only."""
-    return Explanation.model_validate(_file_names_only(expl.model_dump(mode="json")))
-
-
-def lint_text(text: str, base: Path | None, builtin: bool) -> LintReport:
-    """Lint pasted rule text (in a temporary folder of its own), together with ``base`` when given."""
-    with tempfile.TemporaryDirectory(prefix="negotiation-rules-lint-") as tmp:
-        pasted = Path(tmp) / PASTED
-        pasted.write_text(text, encoding="utf-8")
-        paths = [base, pasted] if base is not None else [pasted]
-        found = lint(paths, builtin=builtin)
-        mine = str(pasted)
-        findings = [f.model_copy(update={"file": PASTED}) for f in found if f.file in (mine, str(pasted.resolve()))]
-    counts: dict[str, int] = {s: sum(1 for f in findings if f.severity == s) for s in _SEVERITIES}
-    return LintReport(
-        ok=not any(f.severity in ("error", "warning") for f in findings), counts=counts, findings=findings
-    )
-
-
-_SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -657,6 +617,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         root_path=config.root_path,
     )
     app.state.service = service
+    app.router.on_startup.append(service.worker.start)
     app.router.on_shutdown.append(service.close)
 
     async def check_key(request: Request) -> None:
@@ -678,6 +639,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_problem(list(exc.errors()))
+
+    @app.exception_handler(WorkerCrashed)
+    async def _crashed(_: Request, exc: WorkerCrashed) -> JSONResponse:
+        return problem(503, "worker-crashed", str(exc))
 
     @app.exception_handler(NegotiationRulesError)
     async def _library(_: Request, exc: NegotiationRulesError) -> JSONResponse:
@@ -712,10 +677,22 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
+        if body.rules is not None:
+            return await service.answer_json(
+                service.pasted(
+                    "advise",
+                    state=body.state,
+                    rules=body.rules,
+                    ruleset=body.ruleset,
+                    playbook=policy,
+                    top=body.top,
+                    questions=body.questions,
+                )
+            )
         return await service.answer(
             lambda: call_advise(
                 body.state,
-                ruleset=service.ruleset(body.ruleset, body.rules),
+                ruleset=service.ruleset(body.ruleset),
                 playbook=policy,
                 top=body.top,
                 questions=body.questions,
@@ -734,9 +711,20 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
+        if body.rules is not None:
+            return await service.answer_json(
+                service.pasted(
+                    "explain",
+                    state=body.state,
+                    rules=body.rules,
+                    ruleset=body.ruleset,
+                    playbook=policy,
+                    tactic=body.tactic,
+                )
+            )
         return await service.answer(
-            lambda: _sanitize_explanation(
-                explain(body.state, body.tactic, ruleset=service.ruleset(body.ruleset, body.rules), playbook=policy)
+            lambda: sanitize_explanation(
+                explain(body.state, body.tactic, ruleset=service.ruleset(body.ruleset), playbook=policy)
             )
         )
 
@@ -752,13 +740,26 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         service.check_state(body.state)
         service.check_rule_text(body.rules)
         policy = service.playbook(body.playbook)
+        if body.rules is not None:
+            return await service.answer_json(
+                service.pasted(
+                    "what-if",
+                    state=body.state,
+                    rules=body.rules,
+                    ruleset=body.ruleset,
+                    playbook=policy,
+                    tactic=body.tactic,
+                    goal=body.goal,
+                    max_changes=body.max_changes,
+                )
+            )
         return await service.answer(
             lambda: what_if(
                 body.state,
                 body.tactic,
                 goal=body.goal,
                 max_changes=body.max_changes,
-                ruleset=service.ruleset(body.ruleset, body.rules),
+                ruleset=service.ruleset(body.ruleset),
                 playbook=policy,
             ),
             by_alias=True,
@@ -839,9 +840,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         elif body.ruleset == "builtin":
             base = builtin_ruleset_dir()
         else:
-            service.ruleset(body.ruleset)  # 422 for an unknown name
-            base = service.rulesets[body.ruleset]
-        return await service.answer(lambda: lint_text(body.rules, base, body.builtin))
+            base = service.base_path(body.ruleset)
+        task = {"kind": "lint", "rules": body.rules, "base": str(base) if base else None, "builtin": body.builtin}
+        return await service.answer_json(lambda: service.worker.call(task))
 
     @app.get("/v1/tactics", tags=["rules"], dependencies=auth, responses=_doc(401, 422))
     def tactics(ruleset: str | None = None) -> list[TacticInfo]:

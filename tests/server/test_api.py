@@ -223,6 +223,42 @@ def test_a_broken_pasted_rule_is_a_ruleset_problem_at_its_line(api: httpx.Client
     assert "/tmp" not in response.text
 
 
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from /proc")
+def test_pasted_rule_text_does_not_pile_up_in_the_server(server: Running, api: httpx.Client) -> None:
+    # Each ruleset built in a process stays there (about 1-4 MB each with the built-in rules);
+    # rule text from clients is built in a worker process that is replaced every 64 calls.
+    state = {"phase": "bargaining", "alternatives": 3}
+    api.post("/v1/advise", json={"state": state, "rules": CLEAN_RULES})  # the worker is up
+    before = rss_kib(server.process.pid)
+    for n in range(80):
+        text = CLEAN_RULES.replace("stay_firm_on_price", f"stay_firm_{n}").replace("{gte: 2}", f"{{gte: {n % 4}}}")
+        assert api.post("/v1/lint", json={"rules": text}).json()["ok"]
+        advice = api.post("/v1/advise", json={"state": state, "rules": text})
+        assert advice.status_code == 200, advice.text
+    layered = Ruleset.merge(builtin_ruleset(), Ruleset.from_text(text, "pasted.yaml"))
+    assert advice.json() == advise(state, ruleset=layered).model_dump(mode="json")
+    grown_mib = (rss_kib(server.process.pid) - before) / 1024
+    assert grown_mib < 40, f"the server grew by {grown_mib:.0f} MiB over 80 pasted rule files"
+    assert len(children(server.process.pid)) <= 4
+
+
 # -- problems, never crashes -------------------------------------------------------------------
 
 
