@@ -147,6 +147,39 @@ def test_why_not_and_what_would_change_it_for_any_tactic(page: Page) -> None:
     expect(page.locator("#detail [data-verdict]")).to_have_attribute("data-verdict", "recommended")
 
 
+def test_basis_questions_and_source_titles_are_shown_when_the_advice_has_them(page: Page) -> None:
+    # contract 0.2 adds Recommendation.basis, Advice.questions and Source.title; the page shows
+    # them whenever the answer carries them (here added to the real answer on its way to the page)
+    def with_fields(route: Any) -> None:
+        answer = route.fetch()
+        advice = answer.json()
+        for rec in advice["recommendations"]:
+            rec.setdefault("basis", [{"path": "phase", "value": "bargaining", "stated": True}])
+            for source in rec["sources"]:
+                source.setdefault("title", "Imaginary authority")
+        advice.setdefault(
+            "questions",
+            [
+                {
+                    "path": "counterpart.authority",
+                    "question": "Can the person across the table sign the deal today?",
+                    "answers": [{"value": "claimed_higher", "effect": "authority.engage_decision_maker becomes #1"}],
+                    "impact": 0.5,
+                }
+            ],
+        )
+        route.fulfill(response=answer, json=advice)
+
+    page.route("**/v1/advise", with_fields)
+    page.select_option("#f-phase", "bargaining")
+    first = page.locator("ol.recs > li").first
+    expect(first.locator(".basis")).to_contain_text("phase = bargaining")
+    expect(first.locator(".sources")).to_contain_text("Imaginary authority (")
+    questions = page.locator(".questions li")
+    expect(questions.first).to_contain_text("Can the person across the table sign the deal today?")
+    expect(questions.first).to_contain_text("authority.engage_decision_maker becomes #1")
+
+
 def test_a_broken_rule_file_shows_its_finding_at_its_line(page: Page) -> None:
     page.fill("#rule-text", BROKEN_RULES)
     finding = page.locator('#findings li[data-line="9"]')
