@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ._server_cli import MissingExtra, add_serve_options, run_serve
 from .advice import Advice, Fact
 from .advisor import advise
 from .catalog import CATALOG, catalog_markdown
@@ -388,6 +389,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The HTTP service and the playground (optional extra ``server``)."""
+    try:
+        return run_serve(args)
+    except MissingExtra as exc:
+        raise UsageError(str(exc)) from None
+
+
 # -- the parser --------------------------------------------------------------------------------
 
 _FMT = argparse.RawDescriptionHelpFormatter
@@ -556,6 +565,16 @@ def build_parser() -> argparse.ArgumentParser:
         "schema advice --json",
     )
     p.add_argument("which", nargs="?", choices=["state", "advice", "explanation", "what-if", "finding"])
+
+    p = add_command(
+        sub,
+        "serve",
+        cmd_serve,
+        "HTTP service (JSON API with OpenAPI) and the playground page; needs the extra: "
+        'pip install "negotiation-rules[server]"',
+        "serve --port 8000",
+    )
+    add_serve_options(p)
     return parser
 
 

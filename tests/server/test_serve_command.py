@@ -1,0 +1,53 @@
+"""``negotiation-rules serve`` without its extra says how to install it, in one line, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_serve_without_the_server_extra_names_the_install_command() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None\n"
+        "from negotiation_rules.cli import main; sys.exit(main(['serve']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert 'pip install "negotiation-rules[server]"' in lines[0]
+    assert lines[0].startswith("negotiation-rules: error: ")
+
+
+def test_serve_help_lists_the_security_settings() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "negotiation_rules", "serve", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0
+    for option in (
+        "--host",
+        "--api-key-env",
+        "--cors-origin",
+        "--rulesets",
+        "--playbooks",
+        "--max-body-bytes",
+        "--max-rule-text",
+        "--max-history",
+        "--timeout",
+        "--max-concurrent",
+        "--root-path",
+    ):
+        assert option in out.stdout
+    assert "127.0.0.1" in out.stdout
+
+
+def test_serve_refuses_a_folder_that_does_not_exist() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "negotiation_rules", "serve", "--rulesets", "/no/such/folder"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "no such folder: /no/such/folder" in out.stderr
