@@ -16,7 +16,8 @@ from .ranking import rank, ranked_tactics
 from .ruleset import Ruleset, resolve_ruleset
 from .state import NegotiationState, parse_state
 
-RulesetArg = Ruleset | str | Path | None
+#: A Ruleset, a rule file or folder, a list of them (``"builtin"`` stands for the built-in rules), or None.
+RulesetArg = Ruleset | str | Path | list[str | Path] | tuple[str | Path, ...] | None
 PlaybookArg = Playbook | str | Path | dict[str, Any] | None
 
 

@@ -28,7 +28,7 @@ def _load() -> dict[str, Tactic]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     path = builtin_ruleset_dir() / "catalog" / "tactics.yaml"
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     out: dict[str, Tactic] = {}
     for entry in data["tactics"]:
         tactic = Tactic(

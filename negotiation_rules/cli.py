@@ -181,7 +181,9 @@ def print_explanation(expl: Explanation, console: Console) -> None:
     if expl.score_formula:
         _say(console, Text(f"  score: {expl.score_formula}"))
     for rule in expl.rules:
-        status_colour = {"matched": "green", "blocked": "yellow", "waiting": "yellow", "not matched": "red"}[rule.status]
+        status_colour = {"matched": "green", "blocked": "yellow", "waiting": "yellow", "not matched": "red"}[
+            rule.status
+        ]
         line = Text(f"  rule {rule.rule_id} ", style="bold")
         line.append(f"({_where(rule.file, rule.line)}): ", style="dim")
         line.append(rule.status, style=status_colour)
@@ -449,7 +451,13 @@ def add_questions_option(p: argparse.ArgumentParser) -> None:
 
 def add_rules_options(p: argparse.ArgumentParser) -> None:
     """``--ruleset PATH`` and ``--playbook PATH``."""
-    p.add_argument("--ruleset", metavar="PATH", help="rule file or folder (default: the built-in rulesets)")
+    p.add_argument(
+        "--ruleset",
+        metavar="PATH",
+        action="append",
+        help="rule file or folder (default: the built-in rulesets); repeat to load several together, and name"
+        " 'builtin' for the built-in rules: --ruleset builtin --ruleset my_rules/",
+    )
     p.add_argument("--playbook", metavar="PATH", help="playbook YAML file")
 
 

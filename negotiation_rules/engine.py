@@ -452,7 +452,9 @@ class Engine:
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
         sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
         count = len(facts)
-        found: list[tuple[set[str], set[str], set[str], set[str]]] = [(set(), set(), set(), set()) for _ in range(count)]
+        found: list[tuple[set[str], set[str], set[str], set[str]]] = [
+            (set(), set(), set(), set()) for _ in range(count)
+        ]
         news: list[list[str]] = [[] for _ in range(count)]
         values: list[dict[str, Any]] = []
         for part in frags:

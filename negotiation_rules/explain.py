@@ -99,7 +99,7 @@ class RuleExplanation(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> Literal["matched", "blocked", "waiting", "not matched"]:
-        """``matched``, ``blocked`` (its unless held), ``waiting`` (its unless could hold: facts unknown) or ``not matched``."""
+        """``matched``, ``blocked`` (unless held), ``waiting`` (unless could hold: facts unknown), ``not matched``."""
         if self.matched:
             return "blocked" if self.blocked else "waiting" if self.waiting else "matched"
         return "not matched"

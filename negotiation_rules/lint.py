@@ -414,14 +414,14 @@ class _Checker:
     def rule(self, rule: Rule) -> Iterator[Finding]:
         when_line = rule.lines.get("when", rule.line)
         unless_line = rule.lines.get("unless", rule.line)
-        if rule.tactic not in CATALOG:
+        if rule.tactic not in CATALOG and rule.tactic not in self.ruleset.declared:
             yield Finding(
                 severity="error" if self.builtin else "warning",
                 code="unknown-tactic",
                 file=_file(rule),
                 line=rule.lines.get("tactic", rule.line),
                 rule_id=rule.id,
-                message=f"tactic '{rule.tactic}' is not in the catalog",
+                message=f"tactic '{rule.tactic}' is not in the catalog nor declared in a tactics: list",
             )
         if not rule.sources or any(not s.document.strip() or not s.section.strip() for s in rule.sources):
             yield Finding(

@@ -34,7 +34,10 @@ RULE_KEYS = (
 )
 SITUATION_KEYS = ("id", "description", "when")
 UNLESS_UNKNOWN = ("recommend", "set_aside")
-FILE_KEYS = ("ruleset", "description", "rules", "situations")
+FILE_KEYS = ("ruleset", "description", "rules", "situations", "tactics")
+TACTIC_KEYS = ("id", "move", "fits", "never", "sources")
+#: In a list of rule paths, this name stands for the built-in rule files ("the built-in rules plus these").
+BUILTIN = "builtin"
 #: Ids are lower-case words of letters, digits, ``_`` and ``-``, joined by dots; a tactic id has a family first.
 ID_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 TACTIC_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")
@@ -51,6 +54,23 @@ class SourceRef:
 
     document: str
     section: str
+
+
+@dataclass(frozen=True)
+class DeclaredTactic:
+    """A tactic a rule file declares for itself (a company's own move), known like the catalog's."""
+
+    id: str
+    move: str
+    fits: str
+    never: str
+    sources: tuple[SourceRef, ...]
+    file: str
+    line: int
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -97,8 +117,16 @@ class Rule:
 class Ruleset:
     """Rules and situations loaded together; compiled once for durable-rules, on first use."""
 
-    def __init__(self, rules: Sequence[Rule], situations: Sequence[Situation] = (), name: str = "rules") -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        situations: Sequence[Situation] = (),
+        name: str = "rules",
+        declared: Sequence[DeclaredTactic] = (),
+    ) -> None:
         self.name = name
+        #: Tactics the rule files declared in their ``tactics:`` lists (beside the catalog's).
+        self.declared: dict[str, DeclaredTactic] = {t.id: t for t in declared}
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.situations: tuple[Situation, ...] = tuple(situations)
         self._by_id = {r.id: r for r in self.rules}
@@ -162,8 +190,9 @@ class Ruleset:
         """One ruleset out of several (duplicate rule or situation ids are an error)."""
         rules = [r for rs in rulesets for r in rs.rules]
         situations = [s for rs in rulesets for s in rs.situations]
+        declared = [t for rs in rulesets for t in rs.declared.values()]
         _check_duplicates(rules, situations)
-        return _loaded(cls(rules, situations, name or "+".join(rs.name for rs in rulesets)))
+        return _loaded(cls(rules, situations, name or "+".join(rs.name for rs in rulesets), declared))
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -200,8 +229,14 @@ def _list_rule_files(path: Path) -> list[Path]:
 
 
 def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
-    """Load one rule file, a folder of them (``*.yaml``, not recursive), or several paths, as one Ruleset."""
-    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    """Load one rule file, a folder of them (``*.yaml``, not recursive), or several paths, as one Ruleset.
+
+    ``"builtin"`` in a list of paths stands for the built-in rule files, so
+    ``load_ruleset(["builtin", "my_rules/"])`` is the built-in rules plus yours. Rules may name the
+    built-in situations (``situation.talks_stuck``) without loading them: they are added when named.
+    """
+    given = [path] if isinstance(path, (str, Path)) else list(path)
+    paths = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in given]
     sources: list[tuple[str, str]] = []
     for p in paths:
         for file in _rule_files(p):
@@ -217,6 +252,8 @@ def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
                 raise RulesetError("not UTF-8 text", file=str(file)) from None
             sources.append((str(file), text))
     name = paths[0].stem if len(paths) == 1 else "rules"
+    if len(given) == 1 and str(given[0]) == BUILTIN:
+        name = BUILTIN
     return _build(sources, name=name)
 
 
@@ -224,6 +261,7 @@ def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
     docs = [(file, load_yaml(text, file)) for file, text in sources]
     raw_situations: list[tuple[str, LineDict, str]] = []
     raw_rules: list[tuple[str, LineDict, str]] = []
+    raw_tactics: list[tuple[str, LineDict, str]] = []
     for file, doc in docs:
         if doc is None:
             raise RulesetError("file is empty", file=file)
@@ -236,12 +274,12 @@ def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
                     file=file,
                     line=_kline(doc, key),
                 )
-        if "rules" not in doc and "situations" not in doc:
+        if "rules" not in doc and "situations" not in doc and "tactics" not in doc:
             raise RulesetError("no 'rules' list", file=file, line=line_of(doc, 1))
         set_name = doc.get("ruleset", Path(file).stem)
         if not isinstance(set_name, str) or not set_name:
             raise RulesetError("'ruleset' is a name", file=file, line=_kline(doc, "ruleset"))
-        for key, bucket in (("rules", raw_rules), ("situations", raw_situations)):
+        for key, bucket in (("rules", raw_rules), ("situations", raw_situations), ("tactics", raw_tactics)):
             items = doc.get(key, [])
             if not isinstance(items, list):
                 raise RulesetError(f"'{key}' must be a list", file=file, line=_kline(doc, key))
@@ -250,12 +288,91 @@ def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
                 if not isinstance(item, LineDict):
                     raise RulesetError(f"each entry of '{key}' is a mapping", file=file, line=item_line)
                 bucket.append((file, item, set_name))
-    situation_ids = [_id(file, item, "situation") for file, item, _ in raw_situations]
-    situations = [_situation(file, item, situation_ids) for file, item, _ in raw_situations]
+    declared_ids = [_id(file, item, "situation") for file, item, _ in raw_situations]
+    # the built-in situations may be named by any rule file without loading them (declared ones win)
+    builtin = {s.id: s for s in _builtin_situations() if s.id not in declared_ids} if raw_rules else {}
+    known = [*declared_ids, *builtin]
+    situations = [_situation(file, item, known) for file, item, _ in raw_situations]
+    rules = [_rule(file, item, set_name, known) for file, item, set_name in raw_rules]
+    situations += _needed(builtin, [s.when for s in situations] + [c for r in rules for c in (r.when, r.unless) if c])
     situations = _stratify(situations)
-    rules = [_rule(file, item, set_name, situation_ids) for file, item, set_name in raw_rules]
     _check_duplicates(rules, situations)
-    return _loaded(Ruleset(rules, situations, name))
+    declared = [_tactic(file, item) for file, item, _ in raw_tactics]
+    _check_declared(declared)
+    return _loaded(Ruleset(rules, situations, name, declared))
+
+
+def _builtin_situations() -> list[Situation]:
+    """The situations of the built-in ``situations.yaml`` (parsed once per process, never run alone)."""
+    global _builtin_sits
+    if _builtin_sits is None:
+        file = builtin_ruleset_dir() / "situations.yaml"
+        doc = load_yaml(file.read_text(encoding="utf-8"), str(file))
+        items = [item for item in doc.get("situations", []) if isinstance(item, LineDict)]
+        ids = [_id(str(file), item, "situation") for item in items]
+        _builtin_sits = [_situation(str(file), item, ids) for item in items]
+    return _builtin_sits
+
+
+_builtin_sits: list[Situation] | None = None
+
+
+def _needed(available: Mapping[str, Situation], conditions: Sequence[Condition]) -> list[Situation]:
+    """The available situations the conditions name, with the ones those build on."""
+    wanted: dict[str, Situation] = {}
+    todo = [name for cond in conditions for name in situations_named(cond)]
+    while todo:
+        name = todo.pop()
+        if name in available and name not in wanted:
+            wanted[name] = available[name]
+            todo.extend(situations_named(available[name].when))
+    return [s for s in available.values() if s.id in wanted]
+
+
+def _tactic(file: str, item: LineDict) -> DeclaredTactic:
+    """One entry of a rule file's ``tactics:`` list."""
+    tid = item.get("id")
+    if not isinstance(tid, str) or not TACTIC_RE.match(tid):
+        hint = f" (did you mean '{valid_id(tid)}'?)" if isinstance(tid, str) and tid.strip() else ""
+        raise RulesetError(
+            f"each tactic needs an 'id' like family.name (lower-case words joined by dots), got {tid!r}{hint}",
+            file=file,
+            line=_kline(item, "id"),
+        )
+    _unknown_keys(file, item, TACTIC_KEYS, tid)
+    sources = _sources(file, item, tid) if "sources" in item else ()
+    return DeclaredTactic(
+        id=tid,
+        move=_text(file, item, "move", tid),
+        fits=_text(file, item, "fits", tid, required=False),
+        never=_text(file, item, "never", tid, required=False),
+        sources=sources,
+        file=file,
+        line=item.line,
+    )
+
+
+def _check_declared(declared: Sequence[DeclaredTactic]) -> None:
+    from .catalog import CATALOG
+
+    seen: dict[str, DeclaredTactic] = {}
+    for tactic in declared:
+        if tactic.id in CATALOG:
+            raise RulesetError(
+                f"tactic '{tactic.id}' is already in the catalog; declare only your own tactics",
+                file=tactic.file,
+                line=tactic.line,
+                rule_id=tactic.id,
+            )
+        first = seen.get(tactic.id)
+        if first is not None:
+            raise RulesetError(
+                f"duplicate tactic id, first declared at {first.file}:{first.line}",
+                file=tactic.file,
+                line=tactic.line,
+                rule_id=tactic.id,
+            )
+        seen[tactic.id] = tactic
 
 
 def _loaded(ruleset: Ruleset) -> Ruleset:
@@ -542,12 +659,26 @@ def builtin_ruleset() -> Ruleset:
     return _builtin
 
 
-def resolve_ruleset(ruleset: Ruleset | PathLike | None) -> Ruleset:
-    """None -> built-in; a path -> loaded (cached until one of its files changes); a Ruleset -> itself."""
-    if ruleset is None:
+def resolve_ruleset(ruleset: Ruleset | PathLike | Sequence[PathLike] | None) -> Ruleset:
+    """None or ``"builtin"`` -> built-in; a path or a list of paths (``["builtin", "my_rules/"]``) -> loaded
+    (cached until one of its files changes); a Ruleset -> itself."""
+    if ruleset is None or (isinstance(ruleset, str) and ruleset == BUILTIN):
         return builtin_ruleset()
     if isinstance(ruleset, Ruleset):
         return ruleset
+    if isinstance(ruleset, (list, tuple)):
+        paths = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in ruleset]
+        stamps = tuple(
+            (str(f), f.stat().st_mtime_ns, f.stat().st_size) for path in paths for f in _rule_files(path)
+        )
+        list_key = (str([str(p) for p in paths]), stamps)
+        cached = _path_cache.get(list_key)
+        if cached is None:
+            cached = load_ruleset(ruleset)
+            if len(_path_cache) > 32:
+                _path_cache.clear()
+            _path_cache[list_key] = cached
+        return cached
     if isinstance(ruleset, (str, Path)):
         path = Path(ruleset)
         stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
@@ -559,4 +690,4 @@ def resolve_ruleset(ruleset: Ruleset | PathLike | None) -> Ruleset:
                 _path_cache.clear()
             _path_cache[key] = cached
         return cached
-    raise TypeError(f"ruleset must be a Ruleset, a path or None, not {type(ruleset).__name__}")
+    raise TypeError(f"ruleset must be a Ruleset, a path, a list of paths or None, not {type(ruleset).__name__}")

@@ -290,6 +290,8 @@ def test_a_condition_durable_rules_cannot_run_is_an_engine_limit(write_rules: Ca
     folder = write_rules(a=rule_yaml(id="house.huge", tactic="prep.plan_opening", when=when))
     findings = lint(folder)
     # with every field also possibly unknown the contradiction check has too many combinations: said as info
-    assert [(f.code, f.rule_id, f.line) for f in findings if f.severity != "info"] == [("engine-limit", "house.huge", 4)]
+    assert [(f.code, f.rule_id, f.line) for f in findings if f.severity != "info"] == [
+        ("engine-limit", "house.huge", 4)
+    ]
     assert "alternatives" in findings[0].message
     assert {f.code for f in findings if f.severity == "info"} <= {"not-checked"}

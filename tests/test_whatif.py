@@ -88,7 +88,9 @@ def test_one_missing_fact_is_the_one_change_and_equivalent_counts_are_grouped() 
         assert "pressure.strong_posture" in sol.entered
     assert_verified(state, answer)
     for other in several.same_effect:  # "same effect" is true: each gives the same ranking
-        assert advise(changed(state, {"alternatives": other})).rank_of("pressure.strong_posture") == by_value[2].after.rank
+        assert (
+            advise(changed(state, {"alternatives": other})).rank_of("pressure.strong_posture") == by_value[2].after.rank
+        )
 
 
 CASES = [
@@ -110,7 +112,13 @@ CASES = [
     ),
     ({"phase": "opening"}, "trust.small_increments", "recommended", 1),
     (
-        {"phase": "bargaining", "deadlock": True, "relationship": "one_off", "alternatives": 1, "our_time_pressure": "low"},
+        {
+            "phase": "bargaining",
+            "deadlock": True,
+            "relationship": "one_off",
+            "alternatives": 1,
+            "our_time_pressure": "low",
+        },
         "pressure.ultimatum",
         "recommended",
         1,

@@ -39,7 +39,7 @@ SCENARIO_SUFFIX = ".scenarios.yaml"  # the same suffix load_ruleset() skips in a
 RULESETS_INI = "negotiation_rules_rulesets"
 COVERAGE_INI = "negotiation_rules_coverage"
 
-_default_key = pytest.StashKey[Path | None]()
+_default_key = pytest.StashKey["Path | list[str | Path] | None"]()
 _cache_key = pytest.StashKey[dict[Any, Any]]()
 
 
@@ -80,8 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         RULESETS_INI,
-        "rule file or folder (relative to the rootdir): the default ruleset of scenario files and of the advisor "
-        "fixture; unset: the built-in rulesets",
+        "rule files or folders (relative to the rootdir, separated by spaces; 'builtin' is the built-in rules): "
+        "the default ruleset of scenario files and of the advisor fixture; unset: the built-in rulesets",
         type="string",
         default="",
     )
@@ -97,11 +97,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: a case of a *.scenarios.yaml file (negotiation-rules)")
     config.stash[_cache_key] = {}
     value = str(config.getini(RULESETS_INI) or "").strip()
-    default = None
+    default: Path | list[str | Path] | None = None
     if value:
-        default = _under(config.rootpath, value)
-        if not default.exists():
-            raise pytest.UsageError(f"{RULESETS_INI} = {value!r}: no such file or folder (looked for {default})")
+        from ..ruleset import BUILTIN, builtin_ruleset_dir
+
+        paths: list[Path] = []
+        for word in value.split():  # several paths load together; "builtin" is the built-in rules
+            path = builtin_ruleset_dir() if word == BUILTIN else _under(config.rootpath, word)
+            if not path.exists():
+                raise pytest.UsageError(f"{RULESETS_INI} = {value!r}: no such file or folder (looked for {path})")
+            paths.append(path)
+        default = paths[0] if len(paths) == 1 else list(paths)
     config.stash[_default_key] = default
     fail_under = config.getoption("rules_coverage_fail_under")
     count_unless = bool(config.getoption("rules_coverage_unless"))
@@ -133,7 +139,7 @@ def _relative(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _scope(config: pytest.Config, default: Path | None) -> list[Path] | None:
+def _scope(config: pytest.Config, default: Path | list[str | Path] | None) -> list[Path] | None:
     """The rule files and folders the coverage share is computed over (None: every rule evaluated)."""
     cli: list[str] = config.getoption("rules_coverage_of")
     ini: list[str] = config.getini(COVERAGE_INI)
@@ -142,7 +148,9 @@ def _scope(config: pytest.Config, default: Path | None) -> list[Path] | None:
     elif ini:
         paths, source = [_under(config.rootpath, p) for p in ini], COVERAGE_INI
     else:
-        return [default] if default is not None else None
+        if default is None:
+            return None
+        return [Path(p) for p in default] if isinstance(default, list) else [default]
     for path in paths:
         if not path.exists():
             raise pytest.UsageError(f"{source}: {path}: no such file or folder")

@@ -32,7 +32,15 @@ from typing import Any
 from ..advice import Advice
 from ..errors import NegotiationRulesError, RulesetError, StateError, did_you_mean
 from ..playbook import Playbook, load_playbook, resolve_playbook
-from ..ruleset import SCENARIO_SUFFIX, Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
+from ..ruleset import (
+    BUILTIN,
+    SCENARIO_SUFFIX,
+    Ruleset,
+    builtin_ruleset,
+    builtin_ruleset_dir,
+    load_ruleset,
+    resolve_ruleset,
+)
 from ..state import NegotiationState, parse_state
 from ..yamlsafe import LineDict, LineList, line_of, load_yaml
 from . import Expectation, check, unknown_tactic_hint
@@ -116,7 +124,11 @@ class _Parser:
     """Reads one scenario file, collecting every problem before giving up."""
 
     def __init__(
-        self, path: Path, default_ruleset: Ruleset | Path | None, cache: dict[Any, Any], label: str | None
+        self,
+        path: Path,
+        default_ruleset: Ruleset | Path | list[str | Path] | None,
+        cache: dict[Any, Any],
+        label: str | None,
     ) -> None:
         self.path = path
         self.file = label or str(path)
@@ -139,13 +151,13 @@ class _Parser:
 
     def ruleset(self, value: Any, line: int, case: str | None = None) -> Ruleset | None:
         if isinstance(value, str) and value:
-            paths = [self.base / value]
+            paths = [self._path(value)]
         elif isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-            paths = [self.base / v for v in value]
+            paths = [self._path(v) for v in value]
         else:
             self.problem(line, f"'ruleset' is a path or a list of paths (relative to this file), got {value!r}", case)
             return None
-        key = ("ruleset", *(str(p.resolve()) for p in paths))
+        key = ("ruleset", *(str(p.resolve()) for p in paths))  # "builtin" is the built-in folder itself
         try:
             if len(paths) == 1:
                 return resolve_ruleset(paths[0])  # cached until one of its files changes
@@ -156,6 +168,10 @@ class _Parser:
         except RulesetError as exc:
             self.problem(line, f"ruleset: {exc}", case)
             return None
+
+    def _path(self, value: str) -> Path:
+        """A ruleset path relative to this file; ``builtin`` is the built-in rules' folder."""
+        return builtin_ruleset_dir() if value == BUILTIN else self.base / value
 
     def playbook(self, value: Any, line: int, case: str | None = None) -> Playbook | None:
         if value is None or value == {}:
@@ -391,7 +407,7 @@ class _Parser:
 def load_scenarios(
     path: str | Path,
     *,
-    default_ruleset: Ruleset | str | Path | None = None,
+    default_ruleset: Ruleset | str | Path | list[str | Path] | None = None,
     cache: dict[Any, Any] | None = None,
     label: str | None = None,
 ) -> list[Scenario]:
@@ -401,7 +417,9 @@ def load_scenarios(
     file is named in messages (default: ``path``); ``cache`` keeps rulesets loaded from several
     paths between files.
     """
-    default = (
-        default_ruleset if default_ruleset is None or isinstance(default_ruleset, Ruleset) else Path(default_ruleset)
-    )
+    default: Ruleset | Path | list[str | Path] | None
+    if default_ruleset is None or isinstance(default_ruleset, (Ruleset, list)):
+        default = default_ruleset
+    else:
+        default = Path(default_ruleset)
     return _Parser(Path(path), default, {} if cache is None else cache, label).parse()
