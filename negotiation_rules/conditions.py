@@ -212,7 +212,8 @@ def situations_named(cond: Condition | None) -> set[str]:
 
 
 def specificity(cond: Condition | None, situation_specificity: Mapping[str, int]) -> int:
-    """How many facts a condition pins down: tests in ``all`` add up, ``any`` counts its loosest branch.
+    """How many facts a condition pins down: tests in ``all`` add up, ``any`` counts its loosest branch,
+    and a test that a field is unknown counts for nothing (it pins no fact).
 
     A referenced situation counts as the specificity of its own condition, so building on a
     situation ranks the same as writing it out.
@@ -222,6 +223,8 @@ def specificity(cond: Condition | None, situation_specificity: Mapping[str, int]
     if isinstance(cond, Test):
         if cond.path.startswith(SITUATION_PREFIX):
             return max(1, situation_specificity.get(cond.path[len(SITUATION_PREFIX) :], 1))
+        if cond.op == "exists" and not cond.value:
+            return 0  # "unknown" pins no fact: a check on what we do not know is no closer fit
         return 1
     if isinstance(cond, Count):
         return 1

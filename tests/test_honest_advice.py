@@ -338,3 +338,40 @@ def test_every_source_shown_has_a_readable_title() -> None:
 @given(st.sampled_from(EVENT_KINDS))
 def test_each_event_kind_of_the_vocabulary_is_accepted(kind: str) -> None:
     assert NegotiationState.model_validate({"history": [{"kind": kind, "by": "us"}]}).history[0].kind == kind
+
+
+# -- worded for our side ---------------------------------------------------------------------------
+
+#: Words that only fit one side of the deal: a buyer speaks of its budget and of other suppliers,
+#: a seller of its prices and of other buyers.
+BUYER_WORDS = ("budget", "supplier", "suppliers", "purchase")
+SELLER_WORDS = ("other buyers", "buyer(s)", "firm prices", "our prices")
+
+
+def _has(text: str, words: tuple[str, ...]) -> list[str]:
+    return [w for w in words if re.search(rf"\b{re.escape(w)}", text, flags=re.I)]
+
+
+def test_no_move_or_rationale_is_worded_for_the_wrong_side() -> None:
+    for rule in builtin_ruleset().rules:
+        neutral = f"{rule.move} {rule.rationale}"
+        assert not _has(neutral, BUYER_WORDS + SELLER_WORDS), (rule.id, "side-neutral text names a side")
+        if "buyer" in rule.by_side:
+            assert not _has(" ".join(rule.by_side["buyer"]), SELLER_WORDS), (rule.id, "buyer")
+        if "seller" in rule.by_side:
+            assert not _has(" ".join(rule.by_side["seller"]), BUYER_WORDS), (rule.id, "seller")
+
+
+@pytest.mark.parametrize(
+    ("side", "expected", "absent"),
+    [("buyer", "other suppliers", "other buyers"), ("seller", "other buyers", "suppliers"), ("unknown", "", "")],
+)
+def test_the_strong_posture_is_worded_for_the_side_we_are_on(side: str, expected: str, absent: str) -> None:
+    advice = advise({"phase": "bargaining", "alternatives": 3, "our_side": side}, questions=0)
+    rec = advice.get("pressure.strong_posture")
+    assert rec is not None
+    text = f"{rec.move} {rec.rationale}"
+    if expected:
+        assert expected in text and absent not in text
+    else:
+        assert not _has(text, BUYER_WORDS + SELLER_WORDS)
