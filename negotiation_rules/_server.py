@@ -492,7 +492,7 @@ class Service:
         base = self.base_path(ruleset)
         task = {
             "kind": kind,
-            "state": state.model_dump(mode="json") if state is not None else None,
+            "state": state.model_dump(mode="json", exclude_unset=True) if state is not None else None,
             "rules": rules,
             "base": str(base) if base is not None else None,
             "playbook": playbook.model_dump(mode="json") if playbook is not None else None,

@@ -13,7 +13,6 @@ Imports nothing of the ``server`` extra, so the worker process starts light.
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 import tempfile
@@ -40,7 +39,6 @@ from .whatif import what_if
 #: The file name pasted rule text is known by in findings and errors (never a server path).
 PASTED = "pasted.yaml"
 _SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-_ADVISE_PARAMS = frozenset(inspect.signature(advise).parameters)
 
 
 class LintReport(BaseModel):
@@ -52,8 +50,8 @@ class LintReport(BaseModel):
 
 
 def call_advise(state: NegotiationState, **kwargs: Any) -> Advice:
-    """``advise()``, passing ``questions`` only when this version of the library takes it."""
-    if kwargs.get("questions") is None or "questions" not in _ADVISE_PARAMS:
+    """``advise()``; a request that says nothing about questions gets advise()'s default."""
+    if kwargs.get("questions") is None:
         kwargs.pop("questions", None)
     return advise(state, **kwargs)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from negotiation_rules import RulesetError, advise, load_ruleset, lint
+from negotiation_rules import RulesetError, advise, lint, load_ruleset
 from negotiation_rules.cli import main
 from negotiation_rules.ruleset import builtin_ruleset
 
@@ -65,13 +65,18 @@ def test_a_declared_tactic_is_known_to_the_linter_and_the_cli(house: Path, capsy
     own = load_ruleset(house)
     assert own.declared["house.free-shipping"].move.startswith("Offer free shipping")
     assert [f for f in lint(house) if f.code == "unknown-tactic"] == []
-    assert main(["advise", "-", "--ruleset", "builtin", "--ruleset", str(house), "--json", "--questions", "0"]) in (0, 2)
+    assert main(["advise", "-", "--ruleset", "builtin", "--ruleset", str(house), "--json", "--questions", "0"]) in (
+        0,
+        2,
+    )
 
 
 def test_a_declared_tactic_may_not_reuse_a_catalog_id_and_bad_ids_get_the_nearest_valid_spelling(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "a.yaml").write_text(HOUSE.replace("house.free-shipping\n", "pressure.ultimatum\n", 1), encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(
+        HOUSE.replace("house.free-shipping\n", "pressure.ultimatum\n", 1), encoding="utf-8"
+    )
     with pytest.raises(RulesetError, match="already in the catalog"):
         load_ruleset(tmp_path / "a.yaml")
     (tmp_path / "a.yaml").write_text(HOUSE.replace("id: house.free-shipping.v2", "id: House.Free Shipping"), "utf-8")

@@ -59,7 +59,7 @@ rules:
     rationale: We have {alternatives} other buyers lined up.
     when:
       phase: bargaining
-      alternatives: {gte: 2}
+      alternatives: {gte: 3}
     weight: 0.8
     sources:
       - document: 001_b456b039e9603b86.txt
@@ -248,8 +248,9 @@ def test_pasted_rule_text_does_not_pile_up_in_the_server(server: Running, api: h
     api.post("/v1/advise", json={"state": state, "rules": CLEAN_RULES})  # the worker is up
     before = rss_kib(server.process.pid)
     for n in range(80):
-        text = CLEAN_RULES.replace("stay_firm_on_price", f"stay_firm_{n}").replace("{gte: 2}", f"{{gte: {n % 4}}}")
-        assert api.post("/v1/lint", json={"rules": text}).json()["ok"]
+        text = CLEAN_RULES.replace("stay_firm_on_price", f"stay_firm_{n}").replace("{gte: 3}", f"{{gte: {3 + n % 4}}}")
+        linted = api.post("/v1/lint", json={"rules": text})
+        assert linted.status_code == 200 and linted.json()["ok"], linted.text
         advice = api.post("/v1/advise", json={"state": state, "rules": text})
         assert advice.status_code == 200, advice.text
     layered = Ruleset.merge(builtin_ruleset(), Ruleset.from_text(text, "pasted.yaml"))
