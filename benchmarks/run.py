@@ -21,17 +21,25 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workload import RawDurableRules, flat_facts, python_floor, states, synthetic
 
-from negotiation_rules import Ruleset, advise
+from negotiation_rules import Ruleset
+from negotiation_rules import advise as advise_with_questions
 from negotiation_rules import batch as batch_module
 from negotiation_rules.batch import advise_many
 from negotiation_rules.engine import engine_for, set_result_cache_size
 from negotiation_rules.ruleset import builtin_ruleset
+
+
+def advise(state: Any, **options: Any) -> Any:
+    """advise() without the questions: the evaluation path every ratio below is about (questions: own row)."""
+    return advise_with_questions(state, questions=0, **options)
+
 
 Call = Callable[[int], object]
 
@@ -174,6 +182,7 @@ def main() -> None:
             "python": lambda i: floor(sts[i], facts[i]),
             "advise_dict": lambda i: advise(dicts[i]),
             "advise_json": lambda i: advise(texts[i]),
+            "questions": lambda i: advise_with_questions(sts[i]),
         },
         n,
         rounds,
@@ -192,6 +201,12 @@ def main() -> None:
         us(median(times["python"])),
         us(p99(times["python"])),
         f"advise / python = {advise_med / median(times['python']):.2f}",
+    )
+    table.row(
+        "advise(state, questions=3) [the default: asks what to find out]",
+        us(median(times["questions"])),
+        us(p99(times["questions"])),
+        f"with / without questions = {median(times['questions']) / advise_med:.1f}",
     )
     table.row("advise(dict) [validated on every call]", us(median(times["advise_dict"])), us(p99(times["advise_dict"])))
     table.row(

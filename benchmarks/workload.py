@@ -23,7 +23,9 @@ from negotiation_rules.explain import python_firing
 
 PHASES = ("preparation", "opening", "bargaining", "closing", "post_agreement")
 LEVELS = ("low", "medium", "high")
-EVENT_KINDS = ("offer", "concession", "concession", "authority_claimed", "deadlock", "agreement", "question")
+EVENT_KINDS = ("offer", "concession", "concession", "authority_claimed", "deadlock", "agreement", "note")
+#: Share of the fields a user may not know that a benchmark state leaves unknown (contract 0.2).
+UNKNOWN_SHARE = 0.3
 ISSUES = ("price", "rebate", "volume", "payment_terms", "delivery")
 
 
@@ -71,6 +73,13 @@ def states(count: int = 240, seed: int = 6) -> list[NegotiationState]:
             ],
             "history": [_event(rng) for _ in range(length)],
         }
+        for key in ("our_side", "trust", "relationship", "alternatives", "our_time_pressure", "their_time_pressure",
+                    "bottom_line_set", "top_leader_available"):
+            if rng.random() < UNKNOWN_SHARE:
+                del data[key]  # left unknown, as real users leave a field
+        for key in ("authority_verified", "known_weakness", "researched", "style_known", "experience"):
+            if rng.random() < UNKNOWN_SHARE:
+                del data["counterpart"][key]
         out.append(NegotiationState.model_validate(data))
     return out
 
@@ -107,7 +116,9 @@ def _condition(rng: random.Random, extra: int) -> dict[str, Any]:
 
 def _holds(when: dict[str, Any], fact: dict[str, Any]) -> bool:
     for path, want in when.items():
-        value = fact[path.replace(".", "__")]
+        value = fact.get(path.replace(".", "__"))  # an unknown is left out of the fact and matches nothing
+        if value is None:
+            return False
         if value not in want if isinstance(want, list) else value != want:
             return False
     return True

@@ -43,6 +43,7 @@ from ._server_worker import (
     WorkerCrashed,
     call_advise,
     sanitize_explanation,
+    scrub_paths,
 )
 from .advice import Advice
 from .catalog import CATALOG
@@ -51,7 +52,7 @@ from .explain import Explanation, UnknownTacticError, explain
 from .playbook import Playbook, builtin_playbooks, load_playbook
 from .ruleset import Ruleset, builtin_ruleset, builtin_ruleset_dir, resolve_ruleset
 from .session import Negotiation
-from .state import Event, NegotiationState
+from .state import Event, NegotiationState, error_message
 from .whatif import MAX_CHANGES, Goal, WhatIf, what_if
 
 log = logging.getLogger("negotiation_rules.server")
@@ -271,7 +272,7 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         type=f"urn:negotiation-rules:problem:{code}",
         title=_TITLES.get(status, "Error"),
         status=status,
-        detail=detail,
+        detail=scrub_paths(detail),
         code=code,
         **{k: v for k, v in extra.items() if v is not None},
     )
@@ -299,16 +300,14 @@ def validation_problem(errors: list[Mapping[str, Any]]) -> JSONResponse:
     kind = err.get("type", "")
     loc = tuple(p for p in err.get("loc", ()) if p != "body")
     path = "body" if kind == "json_invalid" else (_path(loc) or "body")
-    if kind == "extra_forbidden":
-        message = "unknown field"
-    elif kind == "literal_error":
-        expected = str(err.get("ctx", {}).get("expected", ""))
-        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-        message = f"{err.get('input')!r} is not one of {expected}{did_you_mean(str(err.get('input')), choices)}"
-    elif kind == "string_pattern_mismatch" and loc and loc[-1] in ("ruleset", "playbook"):
+    if kind == "string_pattern_mismatch" and loc and loc[-1] in ("ruleset", "playbook"):
         message = f"{err.get('input')!r} is not a name: letters, digits, '_' and '-' only (never a path)"
     elif kind == "json_invalid":
         message = f"not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}"
+    elif "type" in err and "msg" in err:
+        # the state's fields in the library's own words (strict types, did-you-mean, misleading names)
+        model = NegotiationState if loc[:1] == ("state",) else None
+        message = error_message(err, model, tuple(loc[1:]) if model is not None else tuple(loc))
     else:
         message = str(err.get("msg", "invalid"))
     if len(errors) > 1:

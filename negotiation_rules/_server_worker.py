@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import tempfile
 import threading
 import time
@@ -56,12 +57,23 @@ def call_advise(state: NegotiationState, **kwargs: Any) -> Advice:
     return advise(state, **kwargs)
 
 
+#: An absolute path to a rule file inside a text (a message naming where something was first defined).
+_ABSOLUTE_RULE_FILE = re.compile(r"(?<![\w.])/(?:[^\s:'\"/]+/)+([^\s:'\"/]+\.ya?ml)")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute rule-file path cut to the file's name (the server's folders stay private)."""
+    return _ABSOLUTE_RULE_FILE.sub(r"\1", text)
+
+
 def file_names_only(data: Any) -> Any:
     """Every ``file`` value reduced to its name: the server's folders are nobody's business."""
     if isinstance(data, dict):
         return {
             k: (Path(v).name if k == "file" and isinstance(v, str) else file_names_only(v)) for k, v in data.items()
         }
+    if isinstance(data, str):
+        return scrub_paths(data)
     if isinstance(data, list):
         return [file_names_only(v) for v in data]
     return data
@@ -80,7 +92,9 @@ def lint_text(text: str, base: Path | None, builtin: bool) -> LintReport:
         paths = [base, pasted] if base is not None else [pasted]
         found = lint(paths, builtin=builtin)
         mine = {str(pasted), str(pasted.resolve())}
-        findings = [f.model_copy(update={"file": PASTED}) for f in found if f.file in mine]
+        findings = [
+            f.model_copy(update={"file": PASTED, "message": scrub_paths(f.message)}) for f in found if f.file in mine
+        ]
     counts: dict[str, int] = {s: sum(1 for f in findings if f.severity == s) for s in _SEVERITIES}
     return LintReport(
         ok=not any(f.severity in ("error", "warning") for f in findings), counts=counts, findings=findings

@@ -316,7 +316,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             _console().print(table)
         return EXIT_OK
     for path in args.paths:
-        if not Path(path).exists():
+        if path != "builtin" and not Path(path).exists():  # "builtin": the built-in rules, linted with yours
             raise UsageError(f"no such file or folder: {path}")
     builtin = True if args.builtin else None
     findings = lint(args.paths, builtin=builtin) if args.paths else lint(None)

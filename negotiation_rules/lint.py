@@ -71,6 +71,7 @@ from .errors import NegotiationRulesError, RulesetError
 from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
 from .history import TREND_PREFIX, TRENDS
 from .ruleset import (
+    BUILTIN,
     FILE_KEYS,
     PLACEHOLDER_RE,
     Rule,
@@ -83,6 +84,8 @@ from .ruleset import (
     _stratify,
     builtin_ruleset,
     builtin_ruleset_dir,
+    builtin_situation_ids,
+    builtin_situations_named,
     load_ruleset,
 )
 from .state import NegotiationState
@@ -208,6 +211,7 @@ def lint_paths(paths: Sequence[PathLike], *, builtin: bool | None = None) -> lis
     """
     if not paths:
         raise ValueError("lint_paths needs at least one rule file or folder")
+    paths = [builtin_ruleset_dir() if str(p) == BUILTIN else p for p in paths]  # "builtin": the built-in rules
     files = _files_of_reporting(paths, [])
     if builtin is None:
         home = builtin_ruleset_dir().resolve()
@@ -259,22 +263,26 @@ def load_tolerant(paths: Sequence[PathLike]) -> tuple[Ruleset, list[Finding]]:
             known.append(_id(file_name, item, "situation"))
         except RulesetError as exc:
             findings.append(from_error(exc))
+    declared = list(known)
+    known += [sid for sid in builtin_situation_ids() if sid not in declared]  # any rule file may name these
     situations: list[Situation] = []
     for file_name, item in raw_situations:
         try:
             situations.append(_situation(file_name, item, known))
         except RulesetError as exc:
             findings.append(from_error(exc))
-    try:
-        situations = _stratify(situations)
-    except RulesetError as exc:
-        findings.append(from_error(exc))
     rules: list[Rule] = []
     for file_name, item, set_name in raw_rules:
         try:
             rules.append(_rule(file_name, item, set_name, known))
         except RulesetError as exc:
             findings.append(from_error(exc))
+    conditions = [s.when for s in situations] + [c for r in rules for c in (r.when, r.unless) if c is not None]
+    situations += builtin_situations_named(declared, conditions)
+    try:
+        situations = _stratify(situations)
+    except RulesetError as exc:
+        findings.append(from_error(exc))
     name = Path(paths[0]).stem if len(paths) == 1 else "rules"
     return Ruleset(rules, situations, name), findings
 

@@ -128,7 +128,8 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
                 fit=fit,
                 score=round(rule.weight * fit, 4),
                 sources=tuple(
-                    Source(document=s.document, section=s.section, title=source_title(s.document)) for s in rule.sources
+                    Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
+                    for s in rule.sources
                 ),
                 specificity=spec,
                 literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),

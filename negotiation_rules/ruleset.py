@@ -189,7 +189,11 @@ class Ruleset:
     def merge(cls, *rulesets: Ruleset, name: str | None = None) -> Ruleset:
         """One ruleset out of several (duplicate rule or situation ids are an error)."""
         rules = [r for rs in rulesets for r in rs.rules]
-        situations = [s for rs in rulesets for s in rs.situations]
+        # the same situation (same id, file and line: a built-in one that two rulesets both use) is kept once
+        unique: dict[tuple[str, str, int], Situation] = {}
+        for sit in (s for rs in rulesets for s in rs.situations):
+            unique.setdefault((sit.id, sit.file, sit.line), sit)
+        situations = _stratify(list(unique.values()))
         declared = [t for rs in rulesets for t in rs.declared.values()]
         _check_duplicates(rules, situations)
         return _loaded(cls(rules, situations, name or "+".join(rs.name for rs in rulesets), declared))
@@ -251,9 +255,8 @@ def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
             except UnicodeDecodeError:
                 raise RulesetError("not UTF-8 text", file=str(file)) from None
             sources.append((str(file), text))
-    name = paths[0].stem if len(paths) == 1 else "rules"
-    if len(given) == 1 and str(given[0]) == BUILTIN:
-        name = BUILTIN
+    stems = [BUILTIN if str(g) == BUILTIN else p.stem for g, p in zip(given, paths, strict=True)]
+    name = "+".join(stems) if stems else "rules"
     return _build(sources, name=name)
 
 
@@ -315,6 +318,17 @@ def _builtin_situations() -> list[Situation]:
 
 
 _builtin_sits: list[Situation] | None = None
+
+
+def builtin_situations_named(declared: Sequence[str], conditions: Sequence[Condition]) -> list[Situation]:
+    """The built-in situations (not among ``declared``) that ``conditions`` name, with those they build on."""
+    available = {s.id: s for s in _builtin_situations() if s.id not in declared}
+    return _needed(available, conditions)
+
+
+def builtin_situation_ids() -> list[str]:
+    """The ids of the built-in situations, which any rule file may name."""
+    return [s.id for s in _builtin_situations()]
 
 
 def _needed(available: Mapping[str, Situation], conditions: Sequence[Condition]) -> list[Situation]:
@@ -419,7 +433,7 @@ def _unknown_keys(file: str, item: LineDict, allowed: Sequence[str], rule_id: st
 
 def _text(file: str, item: LineDict, key: str, rule_id: str, required: bool = True) -> str:
     value = item.get(key)
-    if value is None and not required:
+    if not required and (value is None or (isinstance(value, str) and not value.strip())):
         return ""
     if not isinstance(value, str) or not value.strip():
         raise RulesetError(f"'{key}' must be non-empty text", file=file, line=item.line_of(key), rule_id=rule_id)

@@ -8,6 +8,7 @@ Types are strict: ``"2"`` is not a number and ``"yes"`` is not a boolean.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -147,28 +148,33 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def error_message(err: Mapping[str, Any], model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> str:
+    """One pydantic error in the library's words: did-you-mean, strict types, the hint for misleading names."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc) if model is not None else None
+        name = str(loc[-1]) if loc else ""
+        if name in MISLEADING_NAMES:
+            hint = f" ({MISLEADING_NAMES[name]})"
+        else:
+            hint = did_you_mean(name, owner.model_fields) if owner else ""
+        return f"unknown field{hint}"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
+        shown = _shown(err.get("input"))
+        return f"{shown} is not one of {expected}{did_you_mean(str(err.get('input'))[:200], choices)}"
+    if kind in _TYPE_ERRORS:
+        return f"{_TYPE_ERRORS[kind]}, got {_shown(err.get('input'))} (values are not converted between types)"
+    return str(err["msg"])
+
+
 def state_error_from(exc: ValidationError, model: type[BaseModel]) -> StateError:
     """Turn pydantic's error into one StateError naming the first bad field and the fix."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(err["loc"])
     path = _path(loc) or "state"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(model, loc)
-        name = str(loc[-1])
-        if name in MISLEADING_NAMES:
-            hint = f" ({MISLEADING_NAMES[name]})"
-        else:
-            hint = did_you_mean(name, owner.model_fields) if owner else ""
-        message = f"unknown field{hint}"
-    elif kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
-        message = f"{err['input']!r} is not one of {expected}{did_you_mean(str(err['input']), choices)}"
-    elif kind in _TYPE_ERRORS:
-        message = f"{_TYPE_ERRORS[kind]}, got {_shown(err.get('input'))} (values are not converted between types)"
-    else:
-        message = err["msg"]
+    message = error_message(err, model, loc)
     extra = len(exc.errors()) - 1
     if extra:
         message += f" (and {extra} more error{'s' if extra > 1 else ''})"
