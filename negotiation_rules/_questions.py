@@ -4,7 +4,7 @@ For every unknown field that the rules read and that has a question in the vocab
 possible answer is tried: the state with that answer is evaluated by durable-rules (all of
 them in one batch) and ranked, and its top 3 compared with the current top 3. A question's
 ``impact`` is the mean change over its answers (a new #1 counts 1, each move entering or
-leaving the top 3 counts 1/3), so a question whose every answer reshapes the advice comes
+leaving the top 3 counts 1/6), so a question whose every answer reshapes the advice comes
 first and one that changes nothing is not asked. The cost is one batched evaluation of about
 two to four states per unknown field (docs/performance.md).
 """
@@ -85,6 +85,9 @@ def ask(
     engine = engine_for(ruleset)
     if trends is None and engine.compiled.uses_trends:
         trends = history_trends(given.history)
+    # an answer changes one field, never the history or the issues: their counts and trends are the base's
+    base = engine.facts(effective, trends)
+    kept = {key: value for key, value in base.items() if key.startswith(("n__", "trend__"))}
     trials: list[tuple[str, Any, dict[str, Any]]] = []
     for path, entry in words().items():
         if entry.question is None or path not in read or not entry.answers:
@@ -93,7 +96,7 @@ def ask(
             continue
         for value in entry.answers:
             changed_effective = effective_state(with_value(given, path, value))
-            trials.append((path, value, engine.facts(changed_effective, trends)))
+            trials.append((path, value, {**kept, **engine.facts.scalars(changed_effective)}))
     if not trials:
         return []
     firings = engine.evaluate_many([t[2] for t in trials], observe=False)  # what-ifs, not advice given

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._server_cli import MissingExtra, add_serve_options, run_serve
+from ._vocabulary import label as plain_words
 from .advice import Advice, Fact
 from .advisor import advise
 from .catalog import CATALOG, catalog_markdown
@@ -126,12 +127,11 @@ def print_advice(advice: Advice, console: Console, title: str = "") -> None:
 
 
 def basis_text(basis: Sequence[Fact]) -> str:
-    """``phase = bargaining, deadlock = true (derived from the history)``: a basis in one line."""
+    """``phase: bargaining, relationship: long-term, deadlock: stuck (derived)``: a basis in plain words."""
     parts = []
     for fact in basis:
-        value = fact.value
-        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        parts.append(f"{fact.path} = {shown}" + ("" if fact.stated else " (derived)"))
+        shown = plain_words(fact.path, fact.value) if isinstance(fact.value, (str, bool)) else str(fact.value)
+        parts.append(f"{fact.path}: {shown}" + ("" if fact.stated else " (derived)"))
     return ", ".join(parts)
 
 

@@ -83,6 +83,15 @@ class FactBuilder:
                 plan.append((count.key, operator.attrgetter(count.path), where))
         self._counts = tuple(plan)
 
+    def scalars(self, state: NegotiationState) -> dict[str, Any]:
+        """Only the state's own fields of the fact (no counts, no trends), unknowns left out."""
+        maybe_unknown = self._maybe_unknown
+        return {
+            key: value
+            for key, value in zip(self._keys, self._values(state), strict=True)
+            if value is not None and not (value == "unknown" and key in maybe_unknown)
+        }
+
     def __call__(self, state: NegotiationState, trends: Mapping[str, bool] | None = None) -> dict[str, Any]:
         """The flat fact of ``state`` (the effective state) with these counts and ``trends``."""
         if trends:

@@ -346,7 +346,7 @@ def _needed(available: Mapping[str, Situation], conditions: Sequence[Condition])
 def _tactic(file: str, item: LineDict) -> DeclaredTactic:
     """One entry of a rule file's ``tactics:`` list."""
     tid = item.get("id")
-    if not isinstance(tid, str) or not TACTIC_RE.match(tid):
+    if not isinstance(tid, str) or not TACTIC_RE.fullmatch(tid):
         hint = f" (did you mean '{valid_id(tid)}'?)" if isinstance(tid, str) and tid.strip() else ""
         raise RulesetError(
             f"each tactic needs an 'id' like family.name (lower-case words joined by dots), got {tid!r}{hint}",
@@ -407,9 +407,21 @@ def valid_id(text: str) -> str:
     return ".".join(w for w in words if w) or "my_rule"
 
 
+#: A situation id is one word (no dots): it becomes part of a fact key, ``situation__<id>``.
+SITUATION_ID_RE = re.compile(r"[a-z0-9_-]+")
+
+
 def _id(file: str, item: LineDict, what: str) -> str:
     value = item.get("id")
-    if not isinstance(value, str) or not ID_RE.match(value):
+    pattern = SITUATION_ID_RE if what == "situation" else ID_RE
+    if isinstance(value, str) and what == "situation" and "." in value and ID_RE.fullmatch(value):
+        raise RulesetError(
+            f"a situation id is one word of letters, digits, _ and - (no dots), got {value!r}"
+            f" (did you mean '{value.replace('.', '_')}'?)",
+            file=file,
+            line=_kline(item, "id"),
+        )
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         hint = f" (did you mean '{valid_id(value)}'?)" if isinstance(value, str) and value.strip() else ""
         raise RulesetError(
             f"each {what} needs an 'id' of lower-case words (letters, digits, _ and -) joined by dots,"
@@ -437,6 +449,12 @@ def _text(file: str, item: LineDict, key: str, rule_id: str, required: bool = Tr
         return ""
     if not isinstance(value, str) or not value.strip():
         raise RulesetError(f"'{key}' must be non-empty text", file=file, line=item.line_of(key), rule_id=rule_id)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no JSON or terminal could show it
+        raise RulesetError(
+            f"'{key}' holds a character that is not text", file=file, line=item.line_of(key), rule_id=rule_id
+        ) from None
     return " ".join(value.split())
 
 
@@ -482,7 +500,7 @@ def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -
         if key not in item:
             raise RulesetError(f"missing '{key}'", file=file, line=item.line, rule_id=rid)
     tactic = item["tactic"]
-    if not isinstance(tactic, str) or not TACTIC_RE.match(tactic):
+    if not isinstance(tactic, str) or not TACTIC_RE.fullmatch(tactic):
         hint = f" (did you mean '{valid_id(tactic)}'?)" if isinstance(tactic, str) and tactic.strip() else ""
         raise RulesetError(
             f"'tactic' is an id like family.name (lower-case words joined by dots), got {tactic!r}{hint}",
@@ -682,9 +700,7 @@ def resolve_ruleset(ruleset: Ruleset | PathLike | Sequence[PathLike] | None) -> 
         return ruleset
     if isinstance(ruleset, (list, tuple)):
         paths = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in ruleset]
-        stamps = tuple(
-            (str(f), f.stat().st_mtime_ns, f.stat().st_size) for path in paths for f in _rule_files(path)
-        )
+        stamps = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for path in paths for f in _rule_files(path))
         list_key = (str([str(p) for p in paths]), stamps)
         cached = _path_cache.get(list_key)
         if cached is None:

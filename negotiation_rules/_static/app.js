@@ -77,19 +77,24 @@ function control(path, name, prop) {
   const labelText = prop.title || words(name);
   const label = el("label", { for: id, text: labelText });
   let input;
+  // A field the user may not know offers "unknown"; one with a fixed default (phase, deadlock,
+  // authority claims) says what leaving it unset means instead: unknown is not a value there.
+  const canBeUnknown = prop.nullable || (prop.enum && prop.enum.includes("unknown"));
+  const shown = (v) => (typeof v === "boolean" ? (v ? "yes" : "no") : words(String(v)));
+  const unset = canBeUnknown || prop.default === undefined ? "unknown" : "default: " + shown(prop.default);
   if (prop.enum) {
     const values = prop.enum.filter((v) => v !== "unknown");
     input = el("select", { id, name: path, "data-kind": "enum" },
-      el("option", { value: UNKNOWN, text: "unknown" }),
+      el("option", { value: UNKNOWN, text: unset }),
       values.map((v) => el("option", { value: v, text: words(String(v)) })));
   } else if (prop.type === "boolean") {
     input = el("select", { id, name: path, "data-kind": "bool" },
-      el("option", { value: UNKNOWN, text: "unknown" }),
+      el("option", { value: UNKNOWN, text: unset }),
       el("option", { value: "true", text: "yes" }),
       el("option", { value: "false", text: "no" }));
   } else if (prop.type === "integer" || prop.type === "number") {
     input = el("input", { id, name: path, type: "number", min: prop.minimum, max: prop.maximum, step: prop.type === "integer" ? "1" : "any",
-      placeholder: "unknown", "data-kind": prop.type, inputmode: "numeric" });
+      placeholder: unset, "data-kind": prop.type, inputmode: "numeric" });
   } else {
     input = el("input", { id, name: path, type: "text", placeholder: "unknown", "data-kind": "string" });
   }

@@ -51,7 +51,7 @@ if (why := _missing()) is not None:
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
-from negotiation_rules import explain, what_if  # noqa: E402
+from negotiation_rules import advise, explain, what_if  # noqa: E402
 from negotiation_rules._server import call_advise  # noqa: E402
 from negotiation_rules.state import parse_state  # noqa: E402
 
@@ -106,9 +106,12 @@ def test_every_input_has_a_label_and_every_choice_starts_unknown(page: Page) -> 
     for i in range(selects.count()):
         select = selects.nth(i)
         assert select.input_value() == ""
-        assert select.locator("option").first.inner_text() == "unknown"
-    tri = page.locator("#f-deadlock option").all_inner_texts()
-    assert tri == ["unknown", "yes", "no"]
+        # unknown where the contract allows it; a field with a fixed default says that default instead
+        assert select.locator("option").first.inner_text() in ("unknown", "default: Preparation", "default: no")
+    assert page.locator("#f-phase option").first.inner_text() == "default: Preparation"
+    assert page.locator("#f-trust option").first.inner_text() == "unknown"
+    assert page.locator("#f-deadlock option").all_inner_texts() == ["default: no", "yes", "no"]
+    assert page.locator("#f-bottom_line_set option").all_inner_texts() == ["unknown", "yes", "no"]
     assert shown_tactics(page) == expected_tactics({})
 
 
@@ -178,8 +181,9 @@ def test_basis_questions_and_source_titles_are_shown_when_the_advice_has_them(pa
     # every source shows its document's title before the file name (titles come from the library now)
     expect(first.locator(".sources")).to_contain_text(re.compile(r"Source: [A-Z].+ \(\d{3}_[0-9a-f]+\.txt\)"))
     questions = page.locator(".questions li")
-    expect(questions.first).to_contain_text("Can the person across the table sign the deal today?")
-    expect(questions.first).to_contain_text("authority.engage_decision_maker becomes #1")
+    asked = advise({"phase": "bargaining"}).questions  # the library's own questions reach the page
+    expect(questions.first).to_contain_text(asked[0].question)
+    expect(questions.first).to_contain_text(asked[0].answers[0].effect)
 
 
 def test_a_broken_rule_file_shows_its_finding_at_its_line(page: Page) -> None:
