@@ -14,7 +14,7 @@ from .yamlsafe import LineDict, load_yaml
 class Playbook(BaseModel):
     """Keys of ``weights`` and ``disabled`` are tactic ids (``pressure.ultimatum``) or families (``pressure``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = "playbook"
     description: str = ""

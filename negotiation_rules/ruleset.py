@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import stat
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .conditions import Condition, ConditionParser, situations_named, specificity
 from .errors import RulesetError, did_you_mean
 from .fields import state_fields
-from .yamlsafe import LineDict, LineList, line_of, load_yaml
+from .yamlsafe import MAX_FILE_BYTES, LineDict, LineList, line_of, load_yaml
 
 if TYPE_CHECKING:
     from .compiler import CompiledRuleset
@@ -37,6 +41,10 @@ TACTIC_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 SCENARIO_SUFFIX = ".scenarios.yaml"
 MAX_FILES = 500
+#: Largest rule file read; checked on the open file before a byte is read.
+MAX_RULE_FILE_BYTES = MAX_FILE_BYTES
+#: Rulesets kept by ``load_ruleset`` (keyed by name and each file's resolved path and content hash).
+LOADED_CACHE_SIZE = 32
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias, works on 3.10
 
@@ -164,13 +172,47 @@ class Ruleset:
 def _rule_files(path: Path) -> list[Path]:
     try:
         return _list_rule_files(path)
+    except RulesetError:
+        raise
     except OSError as exc:  # a name too long, a folder we may not read, ...
-        raise RulesetError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+        raise RulesetError(f"cannot read: {exc.strerror or exc}", file=_shown(path)) from None
+    except ValueError:  # a NUL byte in the path
+        raise RulesetError("not a usable path", file=_shown(path)) from None
+
+
+def _shown(path: PathLike, limit: int = 200) -> str:
+    """A path for an error message, cut to a bounded length."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
+
+
+def read_rule_file(file: Path) -> str:
+    """The text of one rule file: a regular file, its size checked before it is read, UTF-8."""
+    try:
+        with file.open("rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise RulesetError("not a regular file", file=_shown(file))
+            if info.st_size > MAX_RULE_FILE_BYTES:
+                raise RulesetError(f"file is larger than {MAX_RULE_FILE_BYTES} bytes", file=_shown(file))
+            data = fh.read(MAX_RULE_FILE_BYTES + 1)
+    except RulesetError:
+        raise
+    except OSError as exc:
+        raise RulesetError(f"cannot read: {exc.strerror or type(exc).__name__}", file=_shown(file)) from None
+    except ValueError:
+        raise RulesetError("not a usable path", file=_shown(file)) from None
+    if len(data) > MAX_RULE_FILE_BYTES:
+        raise RulesetError(f"file is larger than {MAX_RULE_FILE_BYTES} bytes", file=_shown(file))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RulesetError("not UTF-8 text", file=_shown(file)) from None
 
 
 def _list_rule_files(path: Path) -> list[Path]:
     if not path.exists():
-        raise RulesetError("no such file or folder", file=str(path))
+        raise RulesetError("no such file or folder", file=_shown(path))
     if path.is_file():
         return [path]
     root = path.resolve()
@@ -192,24 +234,50 @@ def _list_rule_files(path: Path) -> list[Path]:
 
 
 def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
-    """Load one rule file, a folder of them (``*.yaml``, not recursive), or several paths, as one Ruleset."""
+    """Load one rule file, a folder of them (``*.yaml``, not recursive), or several paths, as one Ruleset.
+
+    Files are read again on every call, but when each one's resolved path and content are
+    those of a ruleset loaded before (one of the last ``LOADED_CACHE_SIZE``), that ruleset is
+    returned instead of being parsed, checked and compiled again: restoring saved
+    negotiations costs a hash, not a load.
+    """
+    return _load(path, cached=True)
+
+
+_loaded_cache: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Ruleset] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def _load(path: PathLike | Iterable[PathLike], cached: bool) -> Ruleset:
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise RulesetError("no rule files given")
     sources: list[tuple[str, str]] = []
     for p in paths:
         for file in _rule_files(p):
-            try:
-                data = file.read_bytes()
-            except OSError as exc:
-                raise RulesetError(f"cannot read: {exc.strerror}", file=str(file)) from None
-            if len(data) > 1_000_000:
-                raise RulesetError("file is larger than 1000000 bytes", file=str(file))
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise RulesetError("not UTF-8 text", file=str(file)) from None
-            sources.append((str(file), text))
+            sources.append((str(file), read_rule_file(file)))
     name = paths[0].stem if len(paths) == 1 else "rules"
-    return _build(sources, name=name)
+    if not cached:
+        return _build(sources, name=name)
+    key = (name, tuple((_resolved(file), hashlib.sha256(text.encode()).hexdigest()) for file, text in sources))
+    with _loaded_lock:
+        found = _loaded_cache.get(key)
+        if found is not None:
+            _loaded_cache.move_to_end(key)
+            return found
+    ruleset = _build(sources, name=name)
+    with _loaded_lock:
+        _loaded_cache[key] = ruleset
+        while len(_loaded_cache) > LOADED_CACHE_SIZE:
+            _loaded_cache.popitem(last=False)
+    return ruleset
+
+
+def _resolved(file: str) -> str:
+    try:
+        return str(Path(file).resolve())
+    except (OSError, ValueError, RuntimeError):
+        return file
 
 
 def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
@@ -472,7 +540,7 @@ def builtin_ruleset() -> Ruleset:
     if _builtin is None:
         with _builtin_lock:
             if _builtin is None:
-                rs = load_ruleset(builtin_ruleset_dir())
+                rs = _load(builtin_ruleset_dir(), cached=False)  # renamed below: never a shared cached object
                 rs.name = "builtin"
                 _builtin = rs
     return _builtin
