@@ -43,6 +43,8 @@ NEGATED = {
 ALL_KEYWORDS = ("all", "any", "not")
 OPERATOR_WORDS = (*OPERATORS, "exists")
 SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+#: Values one ``in``/``not_in`` list may hold (durable-rules hangs on a node of 512 children; see compiler.py).
+MAX_LIST_VALUES = 399
 
 
 def _num(value: Any) -> bool:
@@ -356,6 +358,12 @@ class ConditionParser:
         if op in ("in", "not_in"):
             if not isinstance(arg, list) or not arg:
                 raise self.error(f"'{op}' takes a non-empty list of values", line)
+            if len(arg) > MAX_LIST_VALUES:
+                raise self.error(
+                    f"its '{op}' lists hold {len(arg)} values; at most {MAX_LIST_VALUES} may be listed"
+                    " (compare numbers with gte/lte instead)",
+                    line,
+                )
             values = tuple(self._value(spec, v, line) for v in arg)
             if len(values) == 1:
                 return Test(spec.path, "eq" if op == "in" else "ne", values[0], line)

@@ -41,6 +41,8 @@ TACTIC_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 SCENARIO_SUFFIX = ".scenarios.yaml"
 MAX_FILES = 500
+#: How deep situations may build on each other (each level is one more engine stage per evaluation).
+MAX_SITUATION_LEVELS = 100
 #: Largest rule file read; checked on the open file before a byte is read.
 MAX_RULE_FILE_BYTES = MAX_FILE_BYTES
 #: Rulesets kept by ``load_ruleset`` (keyed by name and each file's resolved path and content hash).
@@ -363,6 +365,13 @@ def _text(file: str, item: LineDict, key: str, rule_id: str, required: bool = Tr
 
 def _situation(file: str, item: LineDict, known: Sequence[str]) -> Situation:
     sid = _id(file, item, "situation")
+    try:
+        return _parse_situation(file, item, known, sid)
+    except RulesetError as exc:  # the loader's helpers say "rule"; this is a situation
+        raise RulesetError(exc.reason, file=exc.file, line=exc.line, rule_id=exc.rule_id, kind="situation") from None
+
+
+def _parse_situation(file: str, item: LineDict, known: Sequence[str], sid: str) -> Situation:
     _unknown_keys(file, item, SITUATION_KEYS, sid)
     if "when" not in item:
         raise RulesetError("a situation needs 'when'", file=file, line=item.line, rule_id=sid)
@@ -373,27 +382,55 @@ def _situation(file: str, item: LineDict, known: Sequence[str]) -> Situation:
 
 
 def _stratify(situations: list[Situation]) -> list[Situation]:
-    """Give each situation a level above every situation it builds on; a cycle is an error."""
+    """Give each situation a level above every situation it builds on; a cycle, or more than
+    ``MAX_SITUATION_LEVELS`` levels, is an error. Iterative: a chain of any length is fine to check."""
     by_id = {s.id: s for s in situations}
+    deps = {s.id: sorted(d for d in situations_named(s.when) if d in by_id) for s in situations}
     levels: dict[str, int] = {}
-
-    def level(sid: str, trail: tuple[str, ...]) -> int:
-        if sid in levels:
-            return levels[sid]
-        if sid in trail:
-            cycle = " -> ".join((*trail[trail.index(sid) :], sid))
-            sit = by_id[sid]
-            raise RulesetError(
-                f"situations build on each other in a cycle: {cycle}",
-                file=sit.file,
-                line=sit.line,
-                rule_id=sid,
-            )
-        deps = situations_named(by_id[sid].when)
-        levels[sid] = 1 + max((level(d, (*trail, sid)) for d in deps), default=-1)
-        return levels[sid]
-
-    return [Situation(s.id, s.description, s.when, s.file, s.line, level(s.id, ())) for s in situations]
+    for start in by_id:
+        if start in levels:
+            continue
+        trail: list[str] = [start]
+        on_trail = {start}
+        while trail:
+            sid = trail[-1]
+            pending = next((d for d in deps[sid] if d not in levels), None)
+            if pending is None:
+                levels[sid] = 1 + max((levels[d] for d in deps[sid]), default=-1)
+                if levels[sid] >= MAX_SITUATION_LEVELS:
+                    sit = by_id[sid]
+                    raise RulesetError(
+                        f"situations build on each other more than {MAX_SITUATION_LEVELS} levels deep",
+                        file=sit.file,
+                        line=sit.line,
+                        rule_id=sid,
+                        kind="situation",
+                    )
+                trail.pop()
+                on_trail.discard(sid)
+            elif pending in on_trail:
+                cycle = " -> ".join((*trail[trail.index(pending) :], pending))
+                sit = by_id[pending]
+                raise RulesetError(
+                    f"situations build on each other in a cycle: {cycle}",
+                    file=sit.file,
+                    line=sit.line,
+                    rule_id=pending,
+                    kind="situation",
+                )
+            else:
+                if len(trail) > MAX_SITUATION_LEVELS:
+                    sit = by_id[pending]
+                    raise RulesetError(
+                        f"situations build on each other more than {MAX_SITUATION_LEVELS} levels deep",
+                        file=sit.file,
+                        line=sit.line,
+                        rule_id=pending,
+                        kind="situation",
+                    )
+                trail.append(pending)
+                on_trail.add(pending)
+    return [Situation(s.id, s.description, s.when, s.file, s.line, levels[s.id]) for s in situations]
 
 
 def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -> Rule:
@@ -554,8 +591,13 @@ def resolve_ruleset(ruleset: Ruleset | PathLike | None) -> Ruleset:
         return ruleset
     if isinstance(ruleset, (str, Path)):
         path = Path(ruleset)
-        stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
-        key = (str(path.resolve()), stamp)
+        try:
+            stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
+            key = (str(path.resolve()), stamp)
+        except (OSError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, RulesetError):
+                raise
+            raise RulesetError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=_shown(path)) from None
         cached = _path_cache.get(key)
         if cached is None:
             cached = load_ruleset(path)
