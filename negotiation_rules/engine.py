@@ -79,6 +79,8 @@ MAX_SESSIONS = 1000
 SESSION_WAIT_SECONDS = 60.0
 #: Actions a scrub completes in one session of one shard before it gives up on proving it empty.
 _DRAIN_LIMIT = 100_000
+#: Seconds after which a scrubbing thread's claim counts as abandoned (a scrub takes milliseconds).
+_JANITOR_STALE = 5.0
 _live_handles: set[int] = set()
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
@@ -324,14 +326,16 @@ class _Pool:
         self.status: dict[str, Any] = {}
         self.idle: list[str] = []
         self.dirty: list[str] = []
-        self.cond = threading.Condition(threading.Lock())
-        self.janitor = threading.Lock()
+        self.lock = threading.Lock()
+        #: When the thread now scrubbing started (None: nobody is). Not a lock: an interrupt between
+        #: taking a lock and entering ``try`` would hold it forever; a stale claim is simply taken over.
+        self.janitor_since: float | None = None
         self.scrub = scrub
 
     def reset_after_fork(self) -> None:
-        """In a forked child: fresh locks; sessions other threads held at the fork are dirty."""
-        self.cond = threading.Condition(threading.Lock())
-        self.janitor = threading.Lock()
+        """In a forked child: a fresh lock; sessions other threads held at the fork are dirty."""
+        self.lock = threading.Lock()
+        self.janitor_since = None
         for sid, status in list(self.status.items()):
             if isinstance(status, tuple):  # being opened by a thread the child does not have
                 self.status[sid] = _RETIRED
@@ -340,39 +344,46 @@ class _Pool:
                 self.dirty.append(sid)
 
     def acquire(self, timeout: float) -> _Lease:
-        """An empty session for one call; waits up to ``timeout`` seconds while all are in use."""
+        """An empty session for one call; waits up to ``timeout`` seconds while all are in use.
+
+        Waiting polls (a millisecond, doubling up to 50 ms) instead of using a Condition: its
+        ``__enter__`` is Python code, and an interrupt landing inside it would keep the lock.
+        """
         lease = _Lease()
         ref = weakref.ref(lease)
         deadline = time.monotonic() + timeout
+        pause = 0.001
         while True:
             if self.dirty:
                 self.clean()
-            with self.cond:
+            with self.lock:
                 sid = self._take()
                 if sid is None:
                     self._reconcile()
                     sid = self._take()
-                if sid is None:
-                    if self.dirty and not self.janitor.locked():
-                        continue  # scrub them, then take one
-                    left = deadline - time.monotonic()
-                    retired = sum(1 for status in self.status.values() if status is _RETIRED)
-                    if left <= 0 or retired >= MAX_SESSIONS:
-                        raise EngineError(
-                            f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
-                            f" ({retired} retired); too many calls of one ruleset at once"
-                        )
-                    self.cond.wait(min(left, 0.5))
-                    continue
-                lease.sid = sid
-                if sid in self.status:
+                if sid is not None:
+                    lease.sid = sid
+                    if sid in self.status:
+                        self.status[sid] = ref
+                        return lease
+                    self.status[sid] = ("opening", ref)  # a new session, opened outside the lock
+            if sid is not None:
+                if self.init(sid):
                     self.status[sid] = ref
                     return lease
-                self.status[sid] = ("opening", ref)  # a new session, opened outside the lock
-            if self.init(sid):
-                self.status[sid] = ref
-                return lease
-            self.status[sid] = _RETIRED
+                self.status[sid] = _RETIRED
+                continue
+            if self.dirty and not self._janitor_busy():
+                continue  # scrub them, then take one
+            left = deadline - time.monotonic()
+            retired = sum(1 for status in list(self.status.values()) if status is _RETIRED)
+            if left <= 0 or retired >= MAX_SESSIONS:
+                raise EngineError(
+                    f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
+                    f" ({retired} retired); too many calls of one ruleset at once"
+                )
+            time.sleep(min(left, pause))
+            pause = min(pause * 2, 0.05)
 
     def _take(self) -> str | None:
         while self.idle:
@@ -399,37 +410,41 @@ class _Pool:
     def release(self, lease: _Lease, clean: bool) -> None:
         """Give a session back: idle when the call ended normally and emptied it, else dirty (scrubbed later)."""
         sid = lease.sid
-        with self.cond:
+        with self.lock:
             if clean:
                 self.idle.append(sid)
                 self.status[sid] = _IDLE
             else:
                 self.dirty.append(sid)
                 self.status[sid] = _DIRTY
-            self.cond.notify()
+
+    def _janitor_busy(self) -> bool:
+        since = self.janitor_since
+        return since is not None and time.monotonic() - since < _JANITOR_STALE
 
     def clean(self) -> None:
         """Scrub the dirty sessions (one thread at a time); each becomes idle, or retired if it stays unproven."""
-        if not self.janitor.acquire(blocking=False):
-            return
+        with self.lock:
+            if self._janitor_busy():
+                return
+            self.janitor_since = time.monotonic()
         try:
             while True:
-                with self.cond:
+                with self.lock:
                     while self.dirty and self.status.get(self.dirty[-1]) is not _DIRTY:
                         self.dirty.pop()  # stale: already handled
                     if not self.dirty:
                         return
                     sid = self.dirty[-1]
                 ok = self.scrub(sid)
-                with self.cond:
+                with self.lock:
                     if ok:
                         self.idle.append(sid)
                         self.status[sid] = _IDLE
                     else:
                         self.status[sid] = _RETIRED
-                    self.cond.notify()
         finally:
-            self.janitor.release()
+            self.janitor_since = None
 
     def count(self) -> int:
         return len(self.status)
