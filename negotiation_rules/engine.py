@@ -81,6 +81,8 @@ SESSION_WAIT_SECONDS = 60.0
 _DRAIN_LIMIT = 100_000
 #: Seconds after which a scrubbing thread's claim counts as abandoned (a scrub takes milliseconds).
 _JANITOR_STALE = 5.0
+#: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
+_RECONCILE_EVERY = 0.05
 _live_handles: set[int] = set()
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
@@ -331,6 +333,8 @@ class _Pool:
         #: taking a lock and entering ``try`` would hold it forever; a stale claim is simply taken over.
         self.janitor_since: float | None = None
         self.scrub = scrub
+        self.reconciled_at = 0.0
+        self.retired = 0  # as counted at the last reconciliation
 
     def reset_after_fork(self) -> None:
         """In a forked child: a fresh lock; sessions other threads held at the fork are dirty."""
@@ -346,7 +350,7 @@ class _Pool:
     def acquire(self, timeout: float) -> _Lease:
         """An empty session for one call; waits up to ``timeout`` seconds while all are in use.
 
-        Waiting polls (a millisecond, doubling up to 50 ms) instead of using a Condition: its
+        Waiting polls (a millisecond, doubling up to 200 ms) instead of using a Condition: its
         ``__enter__`` is Python code, and an interrupt landing inside it would keep the lock.
         """
         lease = _Lease()
@@ -358,7 +362,7 @@ class _Pool:
                 self.clean()
             with self.lock:
                 sid = self._take()
-                if sid is None:
+                if sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY:
                     self._reconcile()
                     sid = self._take()
                 if sid is not None:
@@ -376,14 +380,14 @@ class _Pool:
             if self.dirty and not self._janitor_busy():
                 continue  # scrub them, then take one
             left = deadline - time.monotonic()
-            retired = sum(1 for status in list(self.status.values()) if status is _RETIRED)
+            retired = self.retired
             if left <= 0 or retired >= MAX_SESSIONS:
                 raise EngineError(
                     f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
                     f" ({retired} retired); too many calls of one ruleset at once"
                 )
             time.sleep(min(left, pause))
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, 0.2)
 
     def _take(self) -> str | None:
         while self.idle:
@@ -396,6 +400,8 @@ class _Pool:
 
     def _reconcile(self) -> None:
         """Find what interrupts left half-done: leases whose call is gone, ids missing from the lists."""
+        self.reconciled_at = time.monotonic()
+        self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
         idle, dirty = set(self.idle), set(self.dirty)
         for sid, status in list(self.status.items()):
             if isinstance(status, weakref.ref) and status() is None:
