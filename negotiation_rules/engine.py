@@ -19,7 +19,7 @@ A session goes back to the pool only when its call ended normally and its facts 
 retracted. A call that ended otherwise (an ``EngineError``, or a ``KeyboardInterrupt`` or a
 timeout signal, which Python delivers between any two bytecodes, so between two calls into
 the C core) may leave facts and a started action behind; its session is *dirty*, and the next
-caller scrubs it before it is used again (``_ShardEngine.scrub``: abandon the started action,
+caller that finds no idle session scrubs it for itself (``_ShardEngine.scrub``: abandon the started action,
 complete the rest, retract every stage fact id the session can hold, check that it holds no
 fact). A session that cannot be proven empty is retired, never reused. Which sessions are
 idle, dirty, leased or retired is one status per session id, each change a single store, and a
@@ -79,8 +79,6 @@ MAX_SESSIONS = 1000
 SESSION_WAIT_SECONDS = 60.0
 #: Actions a scrub completes in one session of one shard before it gives up on proving it empty.
 _DRAIN_LIMIT = 100_000
-#: Seconds after which a scrubbing thread's claim counts as abandoned (a scrub takes milliseconds).
-_JANITOR_STALE = 5.0
 #: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
 _RECONCILE_EVERY = 0.05
 _live_handles: set[int] = set()
@@ -173,10 +171,22 @@ class _ShardEngine:
         session in which no rule ever fired would free a garbage pointer.
         """
         fact = f'{{"sid":"{sid}","id":"{_INIT_RULE}","t":"{_INIT_RULE}"}}'
-        _, state = _drl.assert_fact(self.handle, fact)
-        message: Any = _drl.start_action_for_state(self.handle, state)
-        if not message:
-            raise _drl.error("the session's first action did not start")
+        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"nr-probe"}}')  # just its state handle
+        held = json.loads(_drl.get_facts(self.handle, sid))
+        message: Any = None
+        if any(item.get("id") == _INIT_RULE for item in held):
+            # an opening that was interrupted: the first action was started (and is pending) or is ready
+            message = _drl.start_action_for_state(self.handle, state)
+            if not message:
+                _drl.abandon_action(self.handle, state)  # started before, so the action context is set
+                message = _drl.start_action_for_state(self.handle, state)
+        elif held:
+            raise _drl.error("a session being opened already holds facts")
+        else:
+            _, state = _drl.assert_fact(self.handle, fact)
+            message = _drl.start_action_for_state(self.handle, state)
+            if not message:
+                raise _drl.error("the session's first action did not start")
         while message:
             message = _drl.complete_and_start_action(self.handle, state)
         _drl.retract_fact(self.handle, fact)
@@ -303,6 +313,7 @@ class _ResultCache:
 
 _IDLE = "idle"
 _DIRTY = "dirty"
+_UNOPENED = "unopened"  # its opening was interrupted; ``init_session`` resumes it
 _RETIRED = "retired"
 
 
@@ -320,31 +331,29 @@ class _Pool:
 
     ``status`` is the truth (one entry per session id ever used, each change one store, so an
     interrupt cannot lose a session); ``idle`` and ``dirty`` are lists that say where to look
-    and may hold stale ids, which are skipped.
+    and may hold stale ids, which are skipped. A caller takes an idle session, else scrubs a
+    dirty one for itself, else opens a new one, else waits.
     """
 
     def __init__(self, init: Callable[[str], bool], scrub: Callable[[str], bool]) -> None:
         self.init = init
+        self.scrub = scrub
         self.status: dict[str, Any] = {}
         self.idle: list[str] = []
         self.dirty: list[str] = []
         self.lock = threading.Lock()
-        #: When the thread now scrubbing started (None: nobody is). Not a lock: an interrupt between
-        #: taking a lock and entering ``try`` would hold it forever; a stale claim is simply taken over.
-        self.janitor_since: float | None = None
-        self.scrub = scrub
         self.reconciled_at = 0.0
         self.retired = 0  # as counted at the last reconciliation
 
     def reset_after_fork(self) -> None:
         """In a forked child: a fresh lock; sessions other threads held at the fork are dirty."""
         self.lock = threading.Lock()
-        self.janitor_since = None
         for sid, status in list(self.status.items()):
-            if isinstance(status, tuple):  # being opened by a thread the child does not have
-                self.status[sid] = _RETIRED
-            elif isinstance(status, weakref.ref):
+            if isinstance(status, weakref.ref) or (isinstance(status, tuple) and status[0] == _DIRTY):
                 self.status[sid] = _DIRTY
+                self.dirty.append(sid)
+            elif isinstance(status, tuple):  # being opened by a thread the child does not have
+                self.status[sid] = _UNOPENED
                 self.dirty.append(sid)
 
     def acquire(self, timeout: float) -> _Lease:
@@ -358,60 +367,70 @@ class _Pool:
         deadline = time.monotonic() + timeout
         pause = 0.001
         while True:
-            if self.dirty:
-                self.clean()
             with self.lock:
-                sid = self._take()
-                if sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY:
-                    self._reconcile()
-                    sid = self._take()
+                sid, how = self._take()
+                if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
+                    if sid is not None:
+                        self.status.pop(sid, None)
+                    self._reconcile()  # sessions an interrupt lost are found before new ones are opened
+                    sid, how = self._take()
                 if sid is not None:
                     lease.sid = sid
-                    if sid in self.status:
+                    if how == _IDLE:
                         self.status[sid] = ref
                         return lease
-                    self.status[sid] = ("opening", ref)  # a new session, opened outside the lock
+                    self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
             if sid is not None:
-                if self.init(sid):
+                if self.scrub(sid) if how == _DIRTY else self.init(sid):
                     self.status[sid] = ref
                     return lease
                 self.status[sid] = _RETIRED
                 continue
-            if self.dirty and not self._janitor_busy():
-                continue  # scrub them, then take one
             left = deadline - time.monotonic()
-            retired = self.retired
-            if left <= 0 or retired >= MAX_SESSIONS:
+            if left <= 0 or self.retired >= MAX_SESSIONS:
                 raise EngineError(
                     f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
-                    f" ({retired} retired); too many calls of one ruleset at once"
+                    f" ({self.retired} retired); too many calls of one ruleset at once"
                 )
             time.sleep(min(left, pause))
             pause = min(pause * 2, 0.2)
 
-    def _take(self) -> str | None:
+    def _take(self) -> tuple[str | None, str]:
+        """An idle session, else a dirty or unopened one, else a new id (status ``None``), else nothing."""
         while self.idle:
             sid = self.idle.pop()
             if self.status.get(sid) is _IDLE:
-                return sid
+                return sid, _IDLE
+        while self.dirty:
+            sid = self.dirty.pop()
+            status = self.status.get(sid)
+            if status is _DIRTY:
+                return sid, _DIRTY
+            if status is _UNOPENED:
+                return sid, "open"
         if len(self.status) < MAX_SESSIONS:
-            return f"nr{next(_sids)}"
-        return None
+            sid = f"nr{next(_sids)}"
+            self.status[sid] = None  # counted from now on; the caller sets what it is
+            return sid, "new"
+        return None, ""
 
     def _reconcile(self) -> None:
         """Find what interrupts left half-done: leases whose call is gone, ids missing from the lists."""
         self.reconciled_at = time.monotonic()
-        self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
         idle, dirty = set(self.idle), set(self.dirty)
         for sid, status in list(self.status.items()):
+            if status is None:
+                self.status.pop(sid)  # a new id whose caller never got to it: nothing was opened
+                continue
             if isinstance(status, weakref.ref) and status() is None:
                 self.status[sid] = status = _DIRTY
-            elif isinstance(status, tuple) and status[1]() is None:  # its opening was interrupted
-                self.status[sid] = status = _RETIRED
+            elif isinstance(status, tuple) and status[1]() is None:  # an interrupted scrub or opening: redo it
+                self.status[sid] = status = _DIRTY if status[0] == _DIRTY else _UNOPENED
             if status is _IDLE and sid not in idle:
                 self.idle.append(sid)
-            elif status is _DIRTY and sid not in dirty:
+            elif (status is _DIRTY or status is _UNOPENED) and sid not in dirty:
                 self.dirty.append(sid)
+        self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
 
     def release(self, lease: _Lease, clean: bool) -> None:
         """Give a session back: idle when the call ended normally and emptied it, else dirty (scrubbed later)."""
@@ -424,36 +443,9 @@ class _Pool:
                 self.dirty.append(sid)
                 self.status[sid] = _DIRTY
 
-    def _janitor_busy(self) -> bool:
-        since = self.janitor_since
-        return since is not None and time.monotonic() - since < _JANITOR_STALE
-
-    def clean(self) -> None:
-        """Scrub the dirty sessions (one thread at a time); each becomes idle, or retired if it stays unproven."""
-        with self.lock:
-            if self._janitor_busy():
-                return
-            self.janitor_since = time.monotonic()
-        try:
-            while True:
-                with self.lock:
-                    while self.dirty and self.status.get(self.dirty[-1]) is not _DIRTY:
-                        self.dirty.pop()  # stale: already handled
-                    if not self.dirty:
-                        return
-                    sid = self.dirty[-1]
-                ok = self.scrub(sid)
-                with self.lock:
-                    if ok:
-                        self.idle.append(sid)
-                        self.status[sid] = _IDLE
-                    else:
-                        self.status[sid] = _RETIRED
-        finally:
-            self.janitor_since = None
-
     def count(self) -> int:
-        return len(self.status)
+        """Sessions opened in durable-rules (idle, leased, dirty or retired)."""
+        return sum(1 for status in list(self.status.values()) if status is not None)
 
 
 class Engine:
