@@ -283,3 +283,4 @@ def test_eleven_hundred_threads_on_one_ruleset_neither_crash_nor_go_wrong() -> N
     out = subprocess.run([sys.executable, "-c", MANY_THREADS], input=CHAIN, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["1100", "True", "True"]
+    assert engine_module.MAX_SESSIONS < 1024 and engine_module.SESSION_WAIT_SECONDS == 60.0
