@@ -11,6 +11,7 @@ To add a command: write ``cmd_<name>(args) -> int`` and register it in ``build_p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ from .examples import EXAMPLES
 from .explain import Explanation, explain, show
 from .lint import CODES, Finding, lint
 from .ruleset import builtin_ruleset
-from .state import NegotiationState, parse_state
+from .state import MAX_INPUT_BYTES, NegotiationState, parse_state
 from .whatif import GOALS, MAX_CHANGES, WhatIf, what_if
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -58,12 +59,22 @@ def _console() -> Console:
 
 
 def _read_state(source: str) -> NegotiationState:
-    """The state from a JSON file, or from stdin for ``-``."""
+    """The state from a JSON file, or from stdin for ``-``: at most ``MAX_INPUT_BYTES`` are read."""
+    where = "from stdin" if source == "-" else f"file {source if len(source) <= 200 else source[:200] + '...'}"
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        where = "from stdin" if source == "-" else f"file {source}"
-        raise UsageError(f"cannot read state {where}: {getattr(exc, 'strerror', None) or exc}") from None
+        if source == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data: bytes | str = (
+                stream.read(MAX_INPUT_BYTES + 1) if stream is not None else sys.stdin.read(MAX_INPUT_BYTES + 1)
+            )
+        else:
+            with Path(source).open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read state {where}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"state {where} is larger than {MAX_INPUT_BYTES} bytes")
     return parse_state(text)
 
 
@@ -588,11 +599,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line on stderr and return 2, never a traceback."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal or pipe that cannot encode a move must not crash us
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (NegotiationRulesError, UsageError) as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        _error_line(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `negotiation-rules demo | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -600,6 +614,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    except Exception as exc:  # anything else is still one line and exit 2, never a traceback
+        _error_line(f"{type(exc).__name__}: {exc}")
+        return EXIT_USAGE
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr, however long or multi-line the message."""
+    text = " ".join(message.split())
+    if len(text) > 1_000:
+        text = text[:1_000] + " ..."
+    with contextlib.suppress(OSError):
+        sys.stderr.write(f"{PROG}: error: {text}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

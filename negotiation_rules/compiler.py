@@ -175,10 +175,26 @@ def dnf(cond: Condition) -> list[tuple[Leaf, ...]]:
     return out
 
 
+def count_alternatives(cond: Condition, cap: int = MAX_ALTERNATIVES) -> int:
+    """How many alternatives ``dnf(cond)`` would make (before duplicates are dropped), counted
+    without making them; any count above ``cap`` is returned as ``cap + 1``."""
+    if isinstance(cond, (Test, Count)):
+        return 1
+    if isinstance(cond, Not):
+        return count_alternatives(negate(cond.item), cap)
+    if isinstance(cond, AnyOf):
+        return min(cap + 1, sum(count_alternatives(item, cap) for item in cond.items))
+    total = 1
+    for item in cond.items:
+        total = min(cap + 1, total * count_alternatives(item, cap))
+    return total
+
+
 def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[EngineRule]:
     """One engine rule per alternative of ``cond``; ``where`` (a Rule or Situation) locates errors."""
-    alternatives = list(dict.fromkeys(dnf(cond)))
-    if len(alternatives) > MAX_ALTERNATIVES:
+    too_many = count_alternatives(cond) > MAX_ALTERNATIVES  # counted first: expanding could take gigabytes
+    alternatives = [] if too_many else list(dict.fromkeys(dnf(cond)))
+    if too_many or len(alternatives) > MAX_ALTERNATIVES:
         raise RulesetError(
             f"condition expands to more than {MAX_ALTERNATIVES} alternatives; simplify its any/not nesting",
             file=where.file,

@@ -48,6 +48,8 @@ NEGATED = {
 ALL_KEYWORDS = ("all", "any", "not")
 OPERATOR_WORDS = (*OPERATORS, "exists")
 SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+#: Values one ``in``/``not_in`` list may hold (durable-rules hangs on a node of 512 children; see compiler.py).
+MAX_LIST_VALUES = 399
 
 
 def _num(value: Any) -> bool:
@@ -397,6 +399,12 @@ class ConditionParser:
         if op in ("in", "not_in"):
             if not isinstance(arg, list) or not arg:
                 raise self.error(f"'{op}' takes a non-empty list of values", line)
+            if len(arg) > MAX_LIST_VALUES:
+                raise self.error(
+                    f"its '{op}' lists hold {len(arg)} values; at most {MAX_LIST_VALUES} may be listed"
+                    " (compare numbers with gte/lte instead)",
+                    line,
+                )
             if spec.can_be_unknown and any(_means_unknown(v) for v in arg):
                 return self._with_unknown(spec, op, [v for v in arg if not _means_unknown(v)], line)
             values = tuple(self._value(spec, v, line) for v in arg)

@@ -10,7 +10,21 @@ state behind for the next one.
 Sessions are reused from a pool rather than deleted: durable-rules' ``delete_state``
 corrupts the heap once a ruleset has a few dozen rules and a second ruleset exists in the
 process (reproduced in tests/test_engine.py's notes), while retracting the facts leaves the
-session empty and is safe. The pool is as large as the highest number of concurrent calls.
+session empty and is safe. durable-rules holds at most 1,024 sessions per ruleset
+(``MAX_STATE_INDEX_LENGTH``; beyond that it fails or crashes), so the pool holds at most
+``MAX_SESSIONS`` per ruleset and further callers wait for one (``SESSION_WAIT_SECONDS``, then
+an ``EngineError``).
+
+A session goes back to the pool only when its call ended normally and its facts were
+retracted. A call that ended otherwise (an ``EngineError``, or a ``KeyboardInterrupt`` or a
+timeout signal, which Python delivers between any two bytecodes, so between two calls into
+the C core) may leave facts and a started action behind; its session is *dirty*, and the next
+caller that finds no idle session scrubs it for itself (``_ShardEngine.scrub``: abandon the started action,
+complete the rest, retract every stage fact id the session can hold, check that it holds no
+fact). A session that cannot be proven empty is retired, never reused. Which sessions are
+idle, dirty, leased or retired is one status per session id, each change a single store, and a
+lease held by a call that vanished (its frame unwound by an interrupt before it could say so)
+is found by a weak reference and scrubbed too: no session is ever lost or reused unclean.
 
 Everything is asserted as a *fact*, never posted as an event: a fact stays visible to every
 rule (each fires once per fact), whereas an event is consumed by the first rule it matches.
@@ -34,8 +48,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import re
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +62,7 @@ import durable_rules_engine as _drl
 
 from .compiler import STAGE_TAG, CompiledRuleset, EngineRule, Pins, Shard
 from .errors import EngineError, RulesetError
+from .factcheck import FactCheck
 from .facts import FactBuilder
 from .ruleset import Ruleset
 
@@ -56,6 +73,17 @@ _MISSING: Any = object()
 BATCH_CHUNK = 32
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*\Z").match
 SITUATION_KEY = "situation__"
+#: Engine sessions per ruleset: durable-rules holds at most 1,024 (``MAX_STATE_INDEX_LENGTH``).
+MAX_SESSIONS = 1000
+#: How long a caller waits for a session when ``MAX_SESSIONS`` calls of one ruleset are in flight.
+SESSION_WAIT_SECONDS = 60.0
+#: Actions a scrub completes in one session of one shard before it gives up on proving it empty.
+_DRAIN_LIMIT = 100_000
+#: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
+_RECONCILE_EVERY = 0.05
+_live_handles: set[int] = set()
+#: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
+_INIT_RULE = "nr-init"
 
 
 @dataclass(frozen=True)
@@ -94,8 +122,14 @@ def encode_value(value: Any) -> str:
 
 
 def _delete_ruleset(handle: int) -> None:
+    _live_handles.discard(handle)
     with contextlib.suppress(Exception):
         _drl.delete_ruleset(handle)
+
+
+def live_handles() -> frozenset[int]:
+    """The durable-rules ruleset handles this process holds now (one per shard of each live ruleset)."""
+    return frozenset(_live_handles)
 
 
 def _verdict(name: str) -> tuple[int, str]:
@@ -124,8 +158,63 @@ class _ShardEngine:
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
         self.lock = threading.Lock()
-        self.handle: int = _drl.create_ruleset(f"negotiation_rules_{next(_names)}", json.dumps(shard.definition()))
+        definition = shard.definition()
+        definition[_INIT_RULE] = {"all": [{"m": {"t": _INIT_RULE}}]}
+        self.handle: int = _drl.create_ruleset(f"negotiation_rules_{next(_names)}", json.dumps(definition))
+        _live_handles.add(self.handle)
         weakref.finalize(self, _delete_ruleset, self.handle)
+        #: Every fact id a session can hold in this shard: one per stage, one per state of a batch per stage.
+        self._ids = [f"stage{level}" for level in sorted(self.levels)] + [
+            f"{k}s{level}" for level in sorted(self.levels) for k in range(BATCH_CHUNK)
+        ]
+
+    def init_session(self, sid: str) -> None:
+        """Open session ``sid`` here by running one action in it, so its action context is set.
+
+        durable-rules leaves a new session's action context uninitialised until an action
+        starts in it, and ``abandon_action`` frees whatever it holds: without this, scrubbing a
+        session in which no rule ever fired would free a garbage pointer.
+        """
+        fact = f'{{"sid":"{sid}","id":"{_INIT_RULE}","t":"{_INIT_RULE}"}}'
+        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"nr-probe"}}')  # just its state handle
+        held = json.loads(_drl.get_facts(self.handle, sid))
+        message: Any = None
+        if any(item.get("id") == _INIT_RULE for item in held):
+            # an opening that was interrupted: the first action was started (and is pending) or is ready
+            message = _drl.start_action_for_state(self.handle, state)
+            if not message:
+                _drl.abandon_action(self.handle, state)  # started before, so the action context is set
+                message = _drl.start_action_for_state(self.handle, state)
+        elif held:
+            raise _drl.error("a session being opened already holds facts")
+        else:
+            _, state = _drl.assert_fact(self.handle, fact)
+            message = _drl.start_action_for_state(self.handle, state)
+            if not message:
+                raise _drl.error("the session's first action did not start")
+        while message:
+            message = _drl.complete_and_start_action(self.handle, state)
+        _drl.retract_fact(self.handle, fact)
+
+    def scrub(self, sid: str) -> bool:
+        """Empty one session whatever an interrupted call left in it; True when it is proven empty.
+
+        A started action is abandoned and every pending one completed *before* the facts are
+        retracted (retracting a fact under a pending action and then starting an action
+        crashes durable-rules); then every stage fact id this shard knows is retracted.
+        """
+        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"nr-probe"}}')  # just its state handle
+        _drl.abandon_action(self.handle, state)
+        message: Any = _drl.start_action_for_state(self.handle, state)
+        drained = 0
+        while message:
+            drained += 1
+            if drained > _DRAIN_LIMIT:
+                _drl.abandon_action(self.handle, state)
+                return False
+            message = _drl.complete_and_start_action(self.handle, state)
+        _drl.retract_facts(self.handle, json.dumps([{"sid": sid, "id": ident} for ident in self._ids]))
+        return bool(json.loads(_drl.get_facts(self.handle, sid)) == [])
 
     def run(self, stage: str) -> list[str]:
         """Assert one stage fact and return the names of the rules that fired on it, in order."""
@@ -227,15 +316,153 @@ class _ResultCache:
         return len(self._data)
 
 
+_IDLE = "idle"
+_DIRTY = "dirty"
+_UNOPENED = "unopened"  # its opening was interrupted; ``init_session`` resumes it
+_RETIRED = "retired"
+
+
+class _Lease:
+    """A session handed to one call; the pool keeps only a weak reference, so a lost lease is noticed."""
+
+    __slots__ = ("__weakref__", "sid")
+
+    def __init__(self) -> None:
+        self.sid = ""
+
+
+class _Pool:
+    """The engine sessions of one ruleset: at most ``MAX_SESSIONS``, each idle, leased, dirty or retired.
+
+    ``status`` is the truth (one entry per session id ever used, each change one store, so an
+    interrupt cannot lose a session); ``idle`` and ``dirty`` are lists that say where to look
+    and may hold stale ids, which are skipped. A caller takes an idle session, else scrubs a
+    dirty one for itself, else opens a new one, else waits.
+    """
+
+    def __init__(self, init: Callable[[str], bool], scrub: Callable[[str], bool]) -> None:
+        self.init = init
+        self.scrub = scrub
+        self.status: dict[str, Any] = {}
+        self.idle: list[str] = []
+        self.dirty: list[str] = []
+        self.lock = threading.Lock()
+        self.reconciled_at = 0.0
+        self.retired = 0  # as counted at the last reconciliation
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock; sessions other threads held at the fork are dirty."""
+        self.lock = threading.Lock()
+        for sid, status in list(self.status.items()):
+            if isinstance(status, weakref.ref) or (isinstance(status, tuple) and status[0] == _DIRTY):
+                self.status[sid] = _DIRTY
+                self.dirty.append(sid)
+            elif isinstance(status, tuple):  # being opened by a thread the child does not have
+                self.status[sid] = _UNOPENED
+                self.dirty.append(sid)
+
+    def acquire(self, timeout: float) -> _Lease:
+        """An empty session for one call; waits up to ``timeout`` seconds while all are in use.
+
+        Waiting polls (a millisecond, doubling up to 200 ms) instead of using a Condition: its
+        ``__enter__`` is Python code, and an interrupt landing inside it would keep the lock.
+        """
+        lease = _Lease()
+        ref = weakref.ref(lease)
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            with self.lock:
+                sid, how = self._take()
+                if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
+                    if sid is not None:
+                        self.status.pop(sid, None)
+                    self._reconcile()  # sessions an interrupt lost are found before new ones are opened
+                    sid, how = self._take()
+                if sid is not None:
+                    lease.sid = sid
+                    if how == _IDLE:
+                        self.status[sid] = ref
+                        return lease
+                    self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
+            if sid is not None:
+                if self.scrub(sid) if how == _DIRTY else self.init(sid):
+                    self.status[sid] = ref
+                    return lease
+                self.status[sid] = _RETIRED
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0 or self.retired >= MAX_SESSIONS:
+                raise EngineError(
+                    f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
+                    f" ({self.retired} retired); too many calls of one ruleset at once"
+                )
+            time.sleep(min(left, pause))
+            pause = min(pause * 2, 0.2)
+
+    def _take(self) -> tuple[str | None, str]:
+        """An idle session, else a dirty or unopened one, else a new id (status ``None``), else nothing."""
+        while self.idle:
+            sid = self.idle.pop()
+            if self.status.get(sid) is _IDLE:
+                return sid, _IDLE
+        while self.dirty:
+            sid = self.dirty.pop()
+            status = self.status.get(sid)
+            if status is _DIRTY:
+                return sid, _DIRTY
+            if status is _UNOPENED:
+                return sid, "open"
+        if len(self.status) < MAX_SESSIONS:
+            sid = f"nr{next(_sids)}"
+            self.status[sid] = None  # counted from now on; the caller sets what it is
+            return sid, "new"
+        return None, ""
+
+    def _reconcile(self) -> None:
+        """Find what interrupts left half-done: leases whose call is gone, ids missing from the lists."""
+        self.reconciled_at = time.monotonic()
+        idle, dirty = set(self.idle), set(self.dirty)
+        for sid, status in list(self.status.items()):
+            if status is None:
+                self.status.pop(sid)  # a new id whose caller never got to it: nothing was opened
+                continue
+            if isinstance(status, weakref.ref) and status() is None:
+                self.status[sid] = status = _DIRTY
+            elif isinstance(status, tuple) and status[1]() is None:  # an interrupted scrub or opening: redo it
+                self.status[sid] = status = _DIRTY if status[0] == _DIRTY else _UNOPENED
+            if status is _IDLE and sid not in idle:
+                self.idle.append(sid)
+            elif (status is _DIRTY or status is _UNOPENED) and sid not in dirty:
+                self.dirty.append(sid)
+        self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
+
+    def release(self, lease: _Lease, clean: bool) -> None:
+        """Give a session back: idle when the call ended normally and emptied it, else dirty (scrubbed later)."""
+        sid = lease.sid
+        with self.lock:
+            if clean:
+                self.idle.append(sid)
+                self.status[sid] = _IDLE
+            else:
+                self.dirty.append(sid)
+                self.status[sid] = _DIRTY
+
+    def count(self) -> int:
+        """Sessions opened in durable-rules (idle, leased, dirty or retired)."""
+        return sum(1 for status in list(self.status.values()) if status is not None)
+
+
 class Engine:
     """A compiled ruleset loaded into durable-rules; ``evaluate`` is safe from many threads."""
 
     def __init__(self, ruleset: Ruleset) -> None:
-        self.ruleset = ruleset
+        # only a weak reference: the ruleset keys the engine cache, and the engine must not keep it alive
+        self._ruleset = weakref.ref(ruleset)
         self.compiled: CompiledRuleset = ruleset.compiled()
         #: ``build_fact`` planned for this ruleset's counts: ``engine.facts(effective_state, trends)``.
         self.facts = FactBuilder(self.compiled.counts)
-        self.shards = [engine for shard in self.compiled.shards for engine in self._load(shard)]
+        self.shards = [engine for shard in self.compiled.shards for engine in self._load(ruleset, shard)]
         self.by_level: dict[int, list[_ShardEngine]] = {}
         for engine in self.shards:
             for level in sorted(engine.levels):
@@ -248,12 +475,13 @@ class Engine:
         situation_keys = set(self._situation_keys.values())
         #: The keys of a fact the rules can read, each with its JSON prefix, in a fixed order.
         self._fact_keys = tuple((key, json.dumps(key) + ":") for key in sorted(read - situation_keys))
+        self._check = FactCheck(self.compiled.counts)
         self._situation_frags = {
             key: (json.dumps(key) + ":false", json.dumps(key) + ":true") for key in sorted(situation_keys & read)
         }
         self._situations_false = {key: frags[0] for key, frags in self._situation_frags.items()}
         self._situation_values = dict.fromkeys(self._situation_keys.values(), False)
-        self._sessions: list[str] = []  # idle session ids, empty of facts; list.pop/append are atomic
+        self._pool = _Pool(self._init_session, self._scrub)
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
@@ -261,31 +489,78 @@ class Engine:
             rule.name: _verdict(rule.name) for shard in self.compiled.shards for rule in shard.rules
         }
         self._cache = _ResultCache(_cache_size)
+        _all_engines.add(self)
 
-    def _load(self, shard: Shard) -> list[_ShardEngine]:
+    @property
+    def ruleset(self) -> Ruleset | None:
+        """The ruleset this engine runs (None once it was freed)."""
+        return self._ruleset()
+
+    @property
+    def _sessions(self) -> list[str]:
+        """The idle session ids (each empty of facts)."""
+        return [sid for sid, status in list(self._pool.status.items()) if status is _IDLE]
+
+    def session_count(self) -> int:
+        """How many engine sessions this ruleset has opened in durable-rules (at most ``MAX_SESSIONS``)."""
+        return self._pool.count()
+
+    def _init_session(self, sid: str) -> bool:
+        """Open a new session in every shard; False when durable-rules refuses (it is then never used)."""
+        for engine in self.shards:
+            with engine.lock:
+                try:
+                    engine.init_session(sid)
+                except _drl.error:
+                    return False
+        return True
+
+    def _scrub(self, sid: str) -> bool:
+        """Empty one session in every shard; False when a shard cannot prove it empty."""
+        for engine in self.shards:
+            with engine.lock:
+                try:
+                    if not engine.scrub(sid):
+                        return False
+                except _drl.error:
+                    return False
+        self._stage_texts.pop(sid, None)
+        self._batch_texts.pop(sid, None)
+        return True
+
+    def _after_fork(self) -> None:
+        for engine in self.shards:
+            engine.lock = threading.Lock()
+        self._cache._lock = threading.Lock()
+        self._pool.reset_after_fork()
+
+    def _load(self, ruleset: Ruleset, shard: Shard) -> list[_ShardEngine]:
         """Create the shard in durable-rules; if it refuses, split to find and name the bad rule."""
         try:
             return [_ShardEngine(shard)]
         except _drl.error as exc:
             if len(shard.rules) == 1:
-                raise self._refused(shard.rules[0], exc) from None
+                raise self._refused(ruleset, shard.rules[0], exc) from None
             half = len(shard.rules) // 2
-            return self._load(Shard(shard.rules[:half])) + self._load(Shard(shard.rules[half:]))
+            return self._load(ruleset, Shard(shard.rules[:half])) + self._load(ruleset, Shard(shard.rules[half:]))
 
-    def _refused(self, rule: EngineRule, exc: Exception) -> RulesetError:
+    def _refused(self, ruleset: Ruleset, rule: EngineRule, exc: Exception) -> RulesetError:
         kind, _, ident = rule.name.partition(":")
         ident = ident.rpartition("#")[0]
-        where: Any = (
-            next(s for s in self.ruleset.situations if s.id == ident) if kind == "s" else self.ruleset.rule(ident)
-        )
+        where: Any = next(s for s in ruleset.situations if s.id == ident) if kind == "s" else ruleset.rule(ident)
         return RulesetError(f"durable-rules refused this rule: {exc}", file=where.file, line=where.line, rule_id=ident)
 
     # -- evaluation ------------------------------------------------------------------------------
 
     def encode(self, fact: Mapping[str, Any]) -> dict[str, str]:
-        """``"key":value`` JSON fragments of every fact key a rule reads (situations are set per stage)."""
+        """``"key":value`` JSON fragments of every fact key a rule reads (situations are set per stage).
+
+        Each value is checked against its field first (``FactCheck``): a state built without
+        validation (``model_copy(update=...)``) must not hand durable-rules a value it fails on.
+        """
         frags: dict[str, str] = {}
         get = fact.get
+        check = self._check
         for key, prefix in self._fact_keys:
             value = get(key, _MISSING)
             if value is _MISSING:
@@ -295,11 +570,13 @@ class Engine:
             elif value is False:
                 frags[key] = prefix + "false"
             else:
+                check(key, value)
                 frags[key] = prefix + encode_value(value)
         return frags
 
-    def _end_session(self, sid: str, asserted: list[tuple[_ShardEngine, str]], clean: bool, many: bool) -> None:
-        """Retract what the session got and return it to the pool; a session not emptied is never reused."""
+    def _retract(self, asserted: list[tuple[_ShardEngine, str]], many: bool) -> bool:
+        """Retract what a call asserted; False when durable-rules refused (the session is then scrubbed)."""
+        clean = True
         for engine, text in asserted:
             with engine.lock:
                 try:
@@ -309,11 +586,7 @@ class Engine:
                         engine.retract(text)
                 except _drl.error:
                     clean = False
-        if clean:
-            self._sessions.append(sid)
-        else:
-            self._stage_texts.pop(sid, None)
-            self._batch_texts.pop(sid, None)
+        return clean
 
     def evaluate(self, fact: dict[str, Any]) -> Firing:
         """Run the stages for one flat fact in a pooled session that is emptied again afterwards."""
@@ -325,9 +598,10 @@ class Engine:
             result = self._run(fact, frags)
             if cache is not None:
                 cache.put(key, result)
+        ruleset = self._ruleset() if _observers else None
         for observer in list(_observers):
             with contextlib.suppress(Exception):  # an observer must never break advice
-                observer(self.ruleset, result)
+                observer(ruleset, result)  # type: ignore[arg-type]
         return result
 
     def _select(self, level: int, values: Mapping[str, Any]) -> list[_ShardEngine]:
@@ -364,11 +638,22 @@ class Engine:
         return texts
 
     def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
-        sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
+        lease = self._pool.acquire(SESSION_WAIT_SECONDS)
+        clean = False
+        try:
+            firing, asserted = self._stages(lease.sid, fact, frags)
+            clean = self._retract(asserted, many=False)
+        finally:
+            self._pool.release(lease, clean)
+        return firing
+
+    def _stages(
+        self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]
+    ) -> tuple[Firing, list[tuple[_ShardEngine, str]]]:
+        """Run every stage in session ``sid``; what was asserted is returned for the caller to retract."""
         found: tuple[set[str], set[str], set[str], set[str]] = (set(), set(), set(), set())  # s, r, u, p
         situations = found[0]
         asserted: list[tuple[_ShardEngine, str]] = []
-        clean = True
         frags.update(self._situations_false)
         values: dict[str, Any] = {}
         if self._guarded:
@@ -399,11 +684,8 @@ class Engine:
                         new.append(ident)
                     found[kind].add(ident)
         except _drl.error as exc:
-            clean = False
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        finally:
-            self._end_session(sid, asserted, clean, many=False)
-        return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
+        return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]), frozenset(found[3])), asserted
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -426,10 +708,11 @@ class Engine:
                 if cache is not None:
                     cache.put(keys[i], firing)
         done = [r for r in results if r is not None]
+        ruleset = self._ruleset() if _observers and observe else None
         for result in done if observe else ():  # hypothetical states (questions) are not observed
             for observer in list(_observers):
                 with contextlib.suppress(Exception):  # an observer must never break advice
-                    observer(self.ruleset, result)
+                    observer(ruleset, result)  # type: ignore[arg-type]
         return done
 
     def _batch(self, sid: str) -> tuple[tuple[tuple[str, str], ...], ...]:
@@ -450,7 +733,19 @@ class Engine:
         return texts
 
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
-        sid = self._sessions.pop() if self._sessions else f"nr{next(_sids)}"
+        lease = self._pool.acquire(SESSION_WAIT_SECONDS)
+        clean = False
+        try:
+            firings, asserted = self._stages_many(lease.sid, facts, frags)
+            clean = self._retract(asserted, many=True)
+        finally:
+            self._pool.release(lease, clean)
+        return firings
+
+    def _stages_many(
+        self, sid: str, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]
+    ) -> tuple[list[Firing], list[tuple[_ShardEngine, str]]]:
+        """``_stages`` for up to ``BATCH_CHUNK`` facts at once."""
         count = len(facts)
         found: list[tuple[set[str], set[str], set[str], set[str]]] = [
             (set(), set(), set(), set()) for _ in range(count)
@@ -464,7 +759,6 @@ class Engine:
                 values.append(dict(fact))
                 values[-1].update(self._situation_values)
         asserted: list[tuple[_ShardEngine, str]] = []
-        clean = True
         try:
             for level, texts in enumerate(self._batch(sid)):
                 for k in range(count):
@@ -506,11 +800,8 @@ class Engine:
                             news[k].append(ident)
                         found[k][kind].add(ident)
         except _drl.error as exc:
-            clean = False
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        finally:
-            self._end_session(sid, asserted, clean, many=True)
-        return [Firing(frozenset(s), frozenset(m), frozenset(b), frozenset(p)) for s, m, b, p in found]
+        return [Firing(frozenset(s), frozenset(m), frozenset(b), frozenset(p)) for s, m, b, p in found], asserted
 
     # -- the result cache ------------------------------------------------------------------------
 
@@ -526,6 +817,7 @@ class Engine:
 
 _engines: weakref.WeakKeyDictionary[Ruleset, Engine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()
+_all_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _observers: list[Callable[[Ruleset, Firing], None]] = []
 _cache_size = 0
 
@@ -558,3 +850,15 @@ def engine_for(ruleset: Ruleset) -> Engine:
                 engine = Engine(ruleset)
                 _engines[ruleset] = engine
     return engine
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the forking thread: every lock another thread held is reset."""
+    global _engines_lock
+    _engines_lock = threading.Lock()
+    for engine in list(_all_engines):
+        engine._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,6 +5,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: Longest error message: a message quoting a huge input is cut in the middle.
+MAX_MESSAGE = 600
+#: Longest word "did you mean" compares (difflib is quadratic).
+MAX_SUGGEST = 100
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut in the middle to at most about ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ...[{len(text) - limit} characters cut]... {text[-half:]}"
+
 
 class NegotiationRulesError(Exception):
     """Base class of every error this library raises on purpose."""
@@ -14,26 +27,33 @@ class StateError(NegotiationRulesError, ValueError):
     """A negotiation state (or event) is invalid; ``path`` names the field, e.g. ``counterpart.trust``."""
 
     def __init__(self, message: str, path: str = "") -> None:
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}" if path else message)
+        self.path = bounded(path, 200)
+        self.reason = bounded(message)
+        super().__init__(f"{self.path}: {self.reason}" if path else self.reason)
 
 
 class RulesetError(NegotiationRulesError, ValueError):
     """A rule file is invalid; the message reads ``file:line: rule 'id': what is wrong``."""
 
     def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None, rule_id: str | None = None
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        rule_id: str | None = None,
+        kind: str = "rule",
     ) -> None:
+        self.kind = kind  # "rule" or "situation": what ``rule_id`` names
         self.file = file
         self.line = line
-        self.rule_id = rule_id
-        self.reason = message
-        where = file or "<rules>"
+        self.rule_id = rule_id if rule_id is None else bounded(rule_id, 200)
+        self.reason = bounded(message)
+        where = bounded(file, 300) if file else "<rules>"
         if line is not None:
             where += f":{line}"
-        who = f" rule '{rule_id}':" if rule_id else ""
-        super().__init__(f"{where}:{who} {message}")
+        who = f" {kind} '{self.rule_id}':" if rule_id else ""
+        super().__init__(f"{where}:{who} {self.reason}")
 
 
 class EngineError(NegotiationRulesError, RuntimeError):
@@ -42,5 +62,8 @@ class EngineError(NegotiationRulesError, RuntimeError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    word = str(word)
+    if len(word) > MAX_SUGGEST:
+        return ""
+    close = difflib.get_close_matches(word, sorted({c for c in choices if len(c) <= MAX_SUGGEST}), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

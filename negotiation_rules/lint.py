@@ -73,6 +73,7 @@ from .history import TREND_PREFIX, TRENDS
 from .ruleset import (
     BUILTIN,
     FILE_KEYS,
+    MAX_SITUATION_LEVELS,
     PLACEHOLDER_RE,
     Rule,
     Ruleset,
@@ -145,6 +146,8 @@ class Finding(BaseModel):
     line: int | None = None
     rule_id: str | None = None
     message: str
+    #: What ``rule_id`` names: a rule or a situation.
+    kind: Literal["rule", "situation"] = "rule"
 
     @field_validator("line")
     @classmethod
@@ -154,7 +157,7 @@ class Finding(BaseModel):
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line is not None else "")
-        who = f" rule '{self.rule_id}':" if self.rule_id else ""
+        who = f" {self.kind} '{self.rule_id}':" if self.rule_id else ""
         return f"{where}: {self.severity} [{self.code}]{who} {self.message}"
 
 
@@ -168,6 +171,7 @@ def from_error(exc: RulesetError) -> Finding:
         line=exc.line,
         rule_id=exc.rule_id,
         message=exc.reason,
+        kind="situation" if exc.kind == "situation" else "rule",
     )
 
 
@@ -409,6 +413,7 @@ class _Checker:
                     line=sit.line,
                     rule_id=sit.id,
                     message=f"situations build on each other in a cycle: {' -> '.join([*trail, trail[0]])}",
+                    kind="situation",
                 )
 
     def situation(self, sit: Situation) -> Iterator[Finding]:
@@ -649,7 +654,7 @@ class _Space:
         if isinstance(cond, Test):
             name = cond.path[len(SITUATION_PREFIX) :] if cond.path.startswith(SITUATION_PREFIX) else None
             sit = self.situations.get(name) if name else None
-            if sit is None or sit.id in trail:
+            if sit is None or sit.id in trail or len(trail) >= MAX_SITUATION_LEVELS:
                 return cond
             inner = self._relined(self.expand(sit.when, (*trail, sit.id)), cond.line, sit.id)
             return self._situation_test(cond, inner)
@@ -839,6 +844,7 @@ def _finding(severity: Severity, code: str, owner: Rule | Situation, line: int |
         line=line if line is not None else owner.line,
         rule_id=owner.id,
         message=message,
+        kind="situation" if isinstance(owner, Situation) else "rule",
     )
 
 

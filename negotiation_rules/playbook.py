@@ -8,13 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import RulesetError, did_you_mean
-from .yamlsafe import LineDict, load_yaml
+from .yamlsafe import MAX_FILE_BYTES, LineDict, load_yaml
 
 
 class Playbook(BaseModel):
     """Keys of ``weights`` and ``disabled`` are tactic ids (``pressure.ultimatum``) or families (``pressure``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = "playbook"
     description: str = ""
@@ -49,11 +49,16 @@ def _check(playbook: Playbook, file: str, data: Any) -> None:
 
 def load_playbook(path: str | Path) -> Playbook:
     """Load a playbook YAML file; mistakes are RulesetError with file and line."""
-    file = str(path)
+    file = str(path) if len(str(path)) <= 200 else f"{str(path)[:100]}...{str(path)[-100:]}"
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesetError(f"cannot read playbook: {exc}", file=file) from None
+        with Path(path).open("rb") as fh:
+            data_bytes = fh.read(MAX_FILE_BYTES + 1)
+        text = data_bytes.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise RulesetError(f"cannot read playbook: {reason}", file=file) from None
+    if len(data_bytes) > MAX_FILE_BYTES:
+        raise RulesetError(f"file is larger than {MAX_FILE_BYTES} bytes", file=file)
     data = load_yaml(text, file)
     if not isinstance(data, dict):
         raise RulesetError("a playbook is a mapping (name, weights, disabled, min_score)", file=file, line=1)
@@ -97,13 +102,21 @@ def resolve_playbook(playbook: Playbook | str | Path | dict[str, Any] | None) ->
             raise RulesetError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", file="<playbook>") from None
     if isinstance(playbook, (str, Path)):
         path = Path(playbook)
-        if not path.exists() and isinstance(playbook, str) and path.name == playbook:
+        try:
+            exists = path.exists()
+        except (OSError, ValueError):  # a name too long, a NUL byte
+            raise RulesetError("not a usable playbook path", file=_cut(str(playbook))) from None
+        if not exists and isinstance(playbook, str) and path.name == playbook:
             named = builtin_playbooks().get(playbook)
             if named is None:
-                raise RulesetError(
-                    f"no playbook file or built-in playbook '{playbook}'{did_you_mean(playbook, builtin_playbooks())}",
-                    file=playbook,
-                )
+                hint = did_you_mean(playbook, builtin_playbooks())
+                name = _cut(playbook)
+                raise RulesetError(f"no playbook file or built-in playbook '{name}'{hint}", file=name)
             path = named
         return load_playbook(path)
     raise TypeError(f"playbook must be a Playbook, a dict, a path or None, not {type(playbook).__name__}")
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    """A name for an error message, cut to a bounded length."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"

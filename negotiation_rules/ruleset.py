@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import stat
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .conditions import Condition, ConditionParser, situations_named, specificity
 from .errors import RulesetError, did_you_mean
 from .fields import state_fields
-from .yamlsafe import LineDict, LineList, line_of, load_yaml
+from .yamlsafe import MAX_FILE_BYTES, LineDict, LineList, line_of, load_yaml
 
 if TYPE_CHECKING:
     from .compiler import CompiledRuleset
@@ -44,6 +48,12 @@ TACTIC_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 SCENARIO_SUFFIX = ".scenarios.yaml"
 MAX_FILES = 500
+#: How deep situations may build on each other (each level is one more engine stage per evaluation).
+MAX_SITUATION_LEVELS = 100
+#: Largest rule file read; checked on the open file before a byte is read.
+MAX_RULE_FILE_BYTES = MAX_FILE_BYTES
+#: Rulesets kept by ``load_ruleset`` (keyed by name and each file's resolved path and content hash).
+LOADED_CACHE_SIZE = 32
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias, works on 3.10
 
@@ -205,13 +215,47 @@ class Ruleset:
 def _rule_files(path: Path) -> list[Path]:
     try:
         return _list_rule_files(path)
+    except RulesetError:
+        raise
     except OSError as exc:  # a name too long, a folder we may not read, ...
-        raise RulesetError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+        raise RulesetError(f"cannot read: {exc.strerror or exc}", file=_shown(path)) from None
+    except ValueError:  # a NUL byte in the path
+        raise RulesetError("not a usable path", file=_shown(path)) from None
+
+
+def _shown(path: PathLike, limit: int = 200) -> str:
+    """A path for an error message, cut to a bounded length."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
+
+
+def read_rule_file(file: Path) -> str:
+    """The text of one rule file: a regular file, its size checked before it is read, UTF-8."""
+    try:
+        with file.open("rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise RulesetError("not a regular file", file=_shown(file))
+            if info.st_size > MAX_RULE_FILE_BYTES:
+                raise RulesetError(f"file is larger than {MAX_RULE_FILE_BYTES} bytes", file=_shown(file))
+            data = fh.read(MAX_RULE_FILE_BYTES + 1)
+    except RulesetError:
+        raise
+    except OSError as exc:
+        raise RulesetError(f"cannot read: {exc.strerror or type(exc).__name__}", file=_shown(file)) from None
+    except ValueError:
+        raise RulesetError("not a usable path", file=_shown(file)) from None
+    if len(data) > MAX_RULE_FILE_BYTES:
+        raise RulesetError(f"file is larger than {MAX_RULE_FILE_BYTES} bytes", file=_shown(file))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RulesetError("not UTF-8 text", file=_shown(file)) from None
 
 
 def _list_rule_files(path: Path) -> list[Path]:
     if not path.exists():
-        raise RulesetError("no such file or folder", file=str(path))
+        raise RulesetError("no such file or folder", file=_shown(path))
     if path.is_file():
         return [path]
     root = path.resolve()
@@ -238,26 +282,51 @@ def load_ruleset(path: PathLike | Iterable[PathLike]) -> Ruleset:
     ``"builtin"`` in a list of paths stands for the built-in rule files, so
     ``load_ruleset(["builtin", "my_rules/"])`` is the built-in rules plus yours. Rules may name the
     built-in situations (``situation.talks_stuck``) without loading them: they are added when named.
+
+    Files are read again on every call, but when each one's resolved path and content are
+    those of a ruleset loaded before (one of the last ``LOADED_CACHE_SIZE``), that ruleset is
+    returned instead of being parsed, checked and compiled again: restoring saved
+    negotiations costs a hash, not a load.
     """
+    return _load(path, cached=True)
+
+
+_loaded_cache: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Ruleset] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def _load(path: PathLike | Iterable[PathLike], cached: bool) -> Ruleset:
     given = [path] if isinstance(path, (str, Path)) else list(path)
     paths = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in given]
+    if not paths:
+        raise RulesetError("no rule files given")
     sources: list[tuple[str, str]] = []
     for p in paths:
         for file in _rule_files(p):
-            try:
-                data = file.read_bytes()
-            except OSError as exc:
-                raise RulesetError(f"cannot read: {exc.strerror}", file=str(file)) from None
-            if len(data) > 1_000_000:
-                raise RulesetError("file is larger than 1000000 bytes", file=str(file))
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise RulesetError("not UTF-8 text", file=str(file)) from None
-            sources.append((str(file), text))
+            sources.append((str(file), read_rule_file(file)))
     stems = [BUILTIN if str(g) == BUILTIN else p.stem for g, p in zip(given, paths, strict=True)]
-    name = "+".join(stems) if stems else "rules"
-    return _build(sources, name=name)
+    name = "+".join(stems)
+    if not cached:
+        return _build(sources, name=name)
+    key = (name, tuple((_resolved(file), hashlib.sha256(text.encode()).hexdigest()) for file, text in sources))
+    with _loaded_lock:
+        found = _loaded_cache.get(key)
+        if found is not None:
+            _loaded_cache.move_to_end(key)
+            return found
+    ruleset = _build(sources, name=name)
+    with _loaded_lock:
+        _loaded_cache[key] = ruleset
+        while len(_loaded_cache) > LOADED_CACHE_SIZE:
+            _loaded_cache.popitem(last=False)
+    return ruleset
+
+
+def _resolved(file: str) -> str:
+    try:
+        return str(Path(file).resolve())
+    except (OSError, ValueError, RuntimeError):
+        return file
 
 
 def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
@@ -460,6 +529,13 @@ def _text(file: str, item: LineDict, key: str, rule_id: str, required: bool = Tr
 
 def _situation(file: str, item: LineDict, known: Sequence[str]) -> Situation:
     sid = _id(file, item, "situation")
+    try:
+        return _parse_situation(file, item, known, sid)
+    except RulesetError as exc:  # the loader's helpers say "rule"; this is a situation
+        raise RulesetError(exc.reason, file=exc.file, line=exc.line, rule_id=exc.rule_id, kind="situation") from None
+
+
+def _parse_situation(file: str, item: LineDict, known: Sequence[str], sid: str) -> Situation:
     _unknown_keys(file, item, SITUATION_KEYS, sid)
     if "when" not in item:
         raise RulesetError("a situation needs 'when'", file=file, line=item.line, rule_id=sid)
@@ -470,27 +546,55 @@ def _situation(file: str, item: LineDict, known: Sequence[str]) -> Situation:
 
 
 def _stratify(situations: list[Situation]) -> list[Situation]:
-    """Give each situation a level above every situation it builds on; a cycle is an error."""
+    """Give each situation a level above every situation it builds on; a cycle, or more than
+    ``MAX_SITUATION_LEVELS`` levels, is an error. Iterative: a chain of any length is fine to check."""
     by_id = {s.id: s for s in situations}
+    deps = {s.id: sorted(d for d in situations_named(s.when) if d in by_id) for s in situations}
     levels: dict[str, int] = {}
-
-    def level(sid: str, trail: tuple[str, ...]) -> int:
-        if sid in levels:
-            return levels[sid]
-        if sid in trail:
-            cycle = " -> ".join((*trail[trail.index(sid) :], sid))
-            sit = by_id[sid]
-            raise RulesetError(
-                f"situations build on each other in a cycle: {cycle}",
-                file=sit.file,
-                line=sit.line,
-                rule_id=sid,
-            )
-        deps = situations_named(by_id[sid].when)
-        levels[sid] = 1 + max((level(d, (*trail, sid)) for d in deps), default=-1)
-        return levels[sid]
-
-    return [Situation(s.id, s.description, s.when, s.file, s.line, level(s.id, ())) for s in situations]
+    for start in by_id:
+        if start in levels:
+            continue
+        trail: list[str] = [start]
+        on_trail = {start}
+        while trail:
+            sid = trail[-1]
+            pending = next((d for d in deps[sid] if d not in levels), None)
+            if pending is None:
+                levels[sid] = 1 + max((levels[d] for d in deps[sid]), default=-1)
+                if levels[sid] >= MAX_SITUATION_LEVELS:
+                    sit = by_id[sid]
+                    raise RulesetError(
+                        f"situations build on each other more than {MAX_SITUATION_LEVELS} levels deep",
+                        file=sit.file,
+                        line=sit.line,
+                        rule_id=sid,
+                        kind="situation",
+                    )
+                trail.pop()
+                on_trail.discard(sid)
+            elif pending in on_trail:
+                cycle = " -> ".join((*trail[trail.index(pending) :], pending))
+                sit = by_id[pending]
+                raise RulesetError(
+                    f"situations build on each other in a cycle: {cycle}",
+                    file=sit.file,
+                    line=sit.line,
+                    rule_id=pending,
+                    kind="situation",
+                )
+            else:
+                if len(trail) > MAX_SITUATION_LEVELS:
+                    sit = by_id[pending]
+                    raise RulesetError(
+                        f"situations build on each other more than {MAX_SITUATION_LEVELS} levels deep",
+                        file=sit.file,
+                        line=sit.line,
+                        rule_id=pending,
+                        kind="situation",
+                    )
+                trail.append(pending)
+                on_trail.add(pending)
+    return [Situation(s.id, s.description, s.when, s.file, s.line, levels[s.id]) for s in situations]
 
 
 def _rule(file: str, item: LineDict, set_name: str, situations: Sequence[str]) -> Rule:
@@ -685,7 +789,7 @@ def builtin_ruleset() -> Ruleset:
     if _builtin is None:
         with _builtin_lock:
             if _builtin is None:
-                rs = load_ruleset(builtin_ruleset_dir())
+                rs = _load(builtin_ruleset_dir(), cached=False)  # renamed below: never a shared cached object
                 rs.name = "builtin"
                 _builtin = rs
     return _builtin
@@ -711,8 +815,13 @@ def resolve_ruleset(ruleset: Ruleset | PathLike | Sequence[PathLike] | None) -> 
         return cached
     if isinstance(ruleset, (str, Path)):
         path = Path(ruleset)
-        stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
-        key = (str(path.resolve()), stamp)
+        try:
+            stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _rule_files(path))
+            key = (str(path.resolve()), stamp)
+        except (OSError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, RulesetError):
+                raise
+            raise RulesetError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=_shown(path)) from None
         cached = _path_cache.get(key)
         if cached is None:
             cached = load_ruleset(path)

@@ -7,12 +7,18 @@ durable-rules in an engine session of its own for that call, emptied afterwards,
 state with the same history, and a negotiation holds nothing inside the engine between calls:
 thousands can be open at once. ``to_json()``/``from_json()`` let a stateless service keep a
 negotiation between requests.
+
+A saved negotiation is data from outside: restoring one never reads a file the caller did not
+allow (``from_json(text, ruleset=...)`` re-supplies the rules, ``rule_folders=[...]`` allows
+reading saved rule files inside those folders), checks a file's size before reading it, never
+quotes a file's content in an error, and raises nothing but ``StateError`` for malformed data.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +26,20 @@ from pydantic import ValidationError
 
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg, advice_for, check_top
-from .errors import StateError
+from .errors import RulesetError, StateError
+from .factcheck import excerpt
 from .history import trends as history_trends
 from .playbook import Playbook, resolve_playbook
-from .ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
+from .ruleset import MAX_FILES, PathLike, Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
 from .state import MAX_HISTORY, Event, NegotiationState, parse_event, parse_state, state_error_from
 
 FORMAT = "negotiation-rules/session"
 VERSION = 1
+#: Largest saved negotiation ``from_json`` parses (a full history is about 1 MB).
+MAX_SAVED_BYTES = 20_000_000
+MAX_PATH_CHARS = 4096
+#: Reasons a rule file failed to load that quote nothing from inside it (others are not shown on restore).
+_SAFE_REASONS = ("file is larger than", "not UTF-8", "cannot read", "not a regular file", "no such file")
 
 
 class Negotiation:
@@ -123,7 +135,10 @@ class Negotiation:
             if self._ruleset is builtin_ruleset():
                 ruleset: dict[str, Any] = {"kind": "builtin"}
             else:
-                files = sorted({r.file for r in self._ruleset.rules} | {s.file for s in self._ruleset.situations})
+                files = sorted(
+                    {_absolute(r.file) for r in self._ruleset.rules}
+                    | {_absolute(s.file) for s in self._ruleset.situations}
+                )
                 saved = all(Path(f).is_file() for f in files)
                 ruleset = (
                     {"kind": "files", "files": files} if saved else {"kind": "unsaved", "name": self._ruleset.name}
@@ -139,24 +154,45 @@ class Negotiation:
             )
 
     @classmethod
-    def from_json(cls, text: str | bytes, *, ruleset: RulesetArg = None, playbook: PlaybookArg = None) -> Negotiation:
-        """Restore a negotiation saved with ``to_json``; ``ruleset``/``playbook`` override what was saved."""
+    def from_json(
+        cls,
+        text: str | bytes,
+        *,
+        ruleset: RulesetArg = None,
+        playbook: PlaybookArg = None,
+        rule_folders: Iterable[PathLike] | None = None,
+    ) -> Negotiation:
+        """Restore a negotiation saved with ``to_json``; ``ruleset``/``playbook`` override what was saved.
+
+        A negotiation saved on rule files names them; they are read only when they lie inside one
+        of ``rule_folders`` (symbolic links resolved), or not at all when ``ruleset`` is given.
+        Anything malformed is a ``StateError`` whose path starts with ``session``.
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise StateError(f"a saved negotiation is JSON text, not {type(text).__name__}", "session")
+        if len(text) > MAX_SAVED_BYTES:
+            raise StateError(f"larger than {MAX_SAVED_BYTES} bytes", "session")
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise StateError(f"not valid JSON: {exc}", "session") from None
+            raise StateError(f"not valid JSON: {excerpt(str(exc), 120)}", "session") from None
+        except RecursionError:
+            raise StateError("not valid JSON: nested too deeply", "session") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise StateError(f"not a saved negotiation (format {FORMAT!r} expected)", "session.format")
         if data.get("version") != VERSION:
-            raise StateError(f"unsupported version {data.get('version')!r}", "session.version")
-        saved = data.get("ruleset") or {}
-        if ruleset is None and saved.get("kind") == "files":
-            ruleset = load_ruleset(saved["files"])
-        elif ruleset is None and saved.get("kind") == "unsaved":
-            raise StateError("this negotiation used a ruleset that is not on disk; pass ruleset=...", "session.ruleset")
-        if playbook is None and data.get("playbook") is not None:
-            playbook = Playbook.model_validate(data["playbook"])
-        return cls(data.get("state"), ruleset=ruleset, playbook=playbook)
+            raise StateError(f"unsupported version {excerpt(data.get('version'))}", "session.version")
+        if ruleset is None:
+            ruleset = _saved_ruleset(data.get("ruleset", {"kind": "builtin"}), rule_folders)
+        if playbook is None:
+            playbook = _saved_playbook(data.get("playbook"))
+        state = data.get("state")
+        if state is not None and not isinstance(state, dict):
+            raise StateError(f"expected an object, got {type(state).__name__}", "session.state")
+        try:
+            return cls(state, ruleset=ruleset, playbook=playbook)
+        except StateError as exc:
+            raise StateError(exc.reason, f"session.state.{exc.path}" if exc.path else "session.state") from None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -174,3 +210,96 @@ class Negotiation:
     def __repr__(self) -> str:
         status = "closed" if self.closed else f"{len(self._state.history)} events"
         return f"<Negotiation phase={self._state.phase} {status}>"
+
+
+def _absolute(file: str) -> str:
+    """A rule file's path as saved: absolute, so the restore does not depend on the working folder."""
+    try:
+        return str(Path(file).resolve())
+    except (OSError, ValueError, RuntimeError):
+        return file
+
+
+def _saved_playbook(value: Any) -> Playbook | None:
+    """The playbook saved with a negotiation: only ever its data (a name or path would read a file)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise StateError(f"a saved playbook is an object, not {type(value).__name__}", "session.playbook")
+    try:
+        return Playbook.model_validate(value)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise StateError(err["msg"], f"session.playbook.{where}" if where else "session.playbook") from None
+    except RecursionError:
+        raise StateError("nested too deeply", "session.playbook") from None
+
+
+def _allowed_folders(rule_folders: Iterable[PathLike]) -> list[Path]:
+    if isinstance(rule_folders, (str, Path)):
+        rule_folders = [rule_folders]
+    folders = []
+    for folder in rule_folders:
+        try:
+            real = Path(folder).resolve(strict=True)
+        except (OSError, ValueError, RuntimeError, TypeError):
+            raise RulesetError("an allowed rule folder that does not exist", file=excerpt(str(folder), 200)) from None
+        if not real.is_dir():
+            raise RulesetError("an allowed rule folder that is not a folder", file=excerpt(str(folder), 200))
+        folders.append(real)
+    return folders
+
+
+def _inside(real: Path, folders: list[Path]) -> bool:
+    return any(real.parent == folder or folder in real.parents for folder in folders)
+
+
+def _allowed_file(index: int, name: Any, folders: list[Path]) -> Path:
+    """The real path of one saved rule file, if it lies in an allowed folder (else a StateError)."""
+    where = f"session.ruleset.files[{index}]"
+    if not isinstance(name, str) or not name or len(name) > MAX_PATH_CHARS or "\x00" in name:
+        raise StateError("each saved rule file is a path (text of at most 4096 characters)", where)
+    path = Path(name)
+    candidates = [path] if path.is_absolute() else [f / path for f in folders] + [f / path.name for f in folders]
+    for candidate in candidates:
+        try:
+            real = candidate.resolve()
+        except (OSError, ValueError, RuntimeError):
+            continue
+        if _inside(real, folders) and real.suffix in (".yaml", ".yml"):
+            return real
+    raise StateError("is outside the allowed rule folders (or not a .yaml file); not read", where)
+
+
+def _saved_ruleset(saved: Any, rule_folders: Iterable[PathLike] | None) -> Ruleset | None:
+    """The ruleset a saved negotiation names: built in, or its rule files if the caller allowed them."""
+    if not isinstance(saved, dict):
+        raise StateError("expected an object with a 'kind'", "session.ruleset")
+    kind = saved.get("kind")
+    if kind == "builtin":
+        return None
+    if kind == "unsaved":
+        raise StateError("this negotiation used a ruleset that is not on disk; pass ruleset=...", "session.ruleset")
+    if kind != "files":
+        raise StateError(f"unknown kind {excerpt(kind)} (builtin, files or unsaved)", "session.ruleset.kind")
+    files = saved.get("files")
+    if not isinstance(files, list) or not files or len(files) > MAX_FILES:
+        raise StateError(f"expected a list of 1 to {MAX_FILES} rule file paths", "session.ruleset.files")
+    if rule_folders is None:
+        raise StateError(
+            "this negotiation was saved with rule files; pass ruleset=... to supply the rules,"
+            " or rule_folders=[...] to allow reading rule files in those folders",
+            "session.ruleset",
+        )
+    folders = _allowed_folders(rule_folders)
+    paths = [_allowed_file(i, name, folders) for i, name in enumerate(files)]
+    try:
+        return load_ruleset(paths)
+    except RulesetError as exc:
+        shown = [str(p) for p in paths]
+        index = shown.index(exc.file) if exc.file in shown else None
+        where = f"session.ruleset.files[{index}]" if index is not None else "session.ruleset.files"
+        reason = exc.reason if exc.reason.startswith(_SAFE_REASONS) else "is not a valid rule file"
+        line = f" (line {exc.line})" if exc.line is not None else ""
+        raise StateError(f"{reason}{line}", where) from None

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import RulesetError
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 40
+#: Digits a number in a rule file may have (Python refuses to read more than 4,300 as an int).
+MAX_DIGITS = 100
 
 
 class LineDict(dict[str, Any]):
@@ -84,6 +86,16 @@ class _Loader(yaml.SafeLoader):
             out.key_lines[key] = key_node.start_mark.line + 1
         return out
 
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        if len(node.value) > MAX_DIGITS:
+            raise self._fail(f"a number of more than {MAX_DIGITS} digits", node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: ScalarNode) -> float:
+        if len(node.value) > MAX_DIGITS:
+            raise self._fail(f"a number of more than {MAX_DIGITS} digits", node)
+        return super().construct_yaml_float(node)
+
     def construct_sequence(self, node: SequenceNode, deep: bool = False) -> LineList:
         out = LineList(self.construct_object(child, deep=True) for child in node.value)
         out.line = node.start_mark.line + 1
@@ -93,6 +105,8 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 def load_yaml(text: str, file: str) -> Any:
@@ -113,6 +127,8 @@ def load_yaml(text: str, file: str) -> Any:
         raise RulesetError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise RulesetError("invalid YAML: nested too deeply", file=file) from None
+    except ValueError as exc:  # a value PyYAML cannot convert (a date out of range, ...)
+        raise RulesetError(f"invalid YAML value: {str(exc)[:120]}", file=file) from None
     finally:
         if loader is not None:
             loader.dispose()

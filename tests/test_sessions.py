@@ -132,7 +132,7 @@ def test_a_negotiation_on_rule_files_restores_from_their_paths(tmp_path: Path) -
         n.record(kind="concession", by="us")
         n.record(kind="concession", by="us")
         assert n.advise().tactics == ["c.one"]
-        with Negotiation.from_json(n.to_json()) as restored:
+        with Negotiation.from_json(n.to_json(), rule_folders=[tmp_path]) as restored:
             assert restored.advise().tactics == ["c.one"]
 
 

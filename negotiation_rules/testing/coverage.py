@@ -17,6 +17,7 @@ prints; it is per process (under pytest-xdist each worker counts only its own te
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import Counter
@@ -179,6 +180,7 @@ class RuleCoverage:
         self._records: list[_Record] = []  # outlives the Ruleset objects, which tests drop early
         self._files: dict[str, str] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        _instances.add(self)
 
     def start(self) -> None:
         """Begin counting every evaluation in this process."""
@@ -281,3 +283,16 @@ class RuleCoverage:
             notes=notes,
             count_unless=count_unless,
         )
+
+
+_instances: weakref.WeakSet[RuleCoverage] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not inherit a lock another thread held while recording."""
+    for coverage in list(_instances):
+        coverage._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
