@@ -153,7 +153,7 @@ def test_with_a_party_we_do_not_trust_a_claimed_superior_is_verified_through_som
     advice = advise(state(phase="opening", trust="low", counterpart={"authority": "claimed_higher"}))
     rec = advice.get("trust.verify_authority")
     assert rec is not None
-    assert "do not trust them" in rec.rationale and "nobody else has confirmed" in rec.rationale
+    assert "do not trust them" in rec.rationale and "unless someone else has confirmed" in rec.rationale
     facts = {(fact.path, fact.value) for fact in rec.basis}
     assert {("trust", "low"), ("counterpart.authority", "claimed_higher")} <= facts
     assert TRUST_DOC in {s.document for s in rec.sources}

@@ -55,7 +55,7 @@ def test_before_negotiating_with_someone_we_do_not_trust_we_verify_they_are_empo
     rec = advise(state(phase="opening", trust="low", counterpart={"authority": authority})).get(
         "trust.verify_authority"
     )
-    assert rec is not None and "nobody else has confirmed that they can decide" in rec.rationale
+    assert rec is not None and "unless someone else has confirmed that they can decide" in rec.rationale
     # The basis names the authority only when it is known (a claim), never the unknown.
     authority_facts = [fact.value for fact in rec.basis if fact.path == "counterpart.authority"]
     assert authority_facts == ([] if authority == "unknown" else [authority])
