@@ -45,3 +45,16 @@ __all__ = [
     "what_if",
 ]
 __version__ = "0.1.0"
+
+#: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
+#: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
+_LAZY = {"advise_frame": "._frames", "advise_dask": "._dask", "score": "._dask"}
+
+
+def __getattr__(name: str) -> object:
+    """``advise_frame``, ``advise_dask`` and ``score``: imported with their extra when first used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ._score import DESCRIPTION as SCORE_HELP
+from ._score import EXAMPLES as SCORE_EXAMPLES
+from ._score import add_score_options, cmd_score
 from .advice import Advice
 from .advisor import advise
 from .catalog import CATALOG, catalog_markdown
@@ -520,6 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
         "schema advice --json",
     )
     p.add_argument("which", nargs="?", choices=["state", "advice", "explanation", "what-if", "finding"])
+
+    p = add_command(sub, "score", cmd_score, SCORE_HELP, *SCORE_EXAMPLES)  # needs the extra 'dask'; see _score.py
+    add_score_options(p)
+    add_rules_options(p)
     return parser
 
 
