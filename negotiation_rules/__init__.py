@@ -48,11 +48,11 @@ __version__ = "0.1.0"
 
 #: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
 #: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
-_LAZY = {"advise_frame": "._frames", "advise_dask": "._dask", "score": "._dask"}
+_LAZY = {"advise_frame": "._frames", "frame_states": "._frames", "advise_dask": "._dask", "score": "._dask"}
 
 
 def __getattr__(name: str) -> object:
-    """``advise_frame``, ``advise_dask`` and ``score``: imported with their extra when first used."""
+    """``advise_frame``, ``frame_states``, ``advise_dask`` and ``score``: imported with their extra on first use."""
     if name in _LAZY:
         import importlib
 

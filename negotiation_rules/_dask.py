@@ -78,6 +78,8 @@ def _rules_payload(rules: Ruleset) -> tuple[str, tuple[Any, ...]]:
 
 
 _loaded: dict[str, Ruleset] = {}
+#: How many times this process loaded each ruleset (by key): once, however many partitions it scores.
+_builds: dict[str, int] = {}
 
 
 def _ruleset_of(job: Job) -> Ruleset:
@@ -92,6 +94,7 @@ def _ruleset_of(job: Job) -> Ruleset:
         if len(_loaded) >= 8:
             _loaded.clear()
         _loaded[job.key] = rules
+        _builds[job.key] = _builds.get(job.key, 0) + 1
     return rules
 
 
@@ -376,7 +379,7 @@ def connect(scheduler: str | None, workers: int | None, client: Any = None) -> I
             n_workers=count,
             threads_per_worker=1,  # durable-rules serialises calls into its C core: one thread per process
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster on 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as local,

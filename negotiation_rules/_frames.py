@@ -45,6 +45,7 @@ __all__ = [
     "advise_planned",
     "check_output",
     "empty_result",
+    "frame_states",
     "plan_columns",
     "result_dtypes",
 ]
@@ -207,6 +208,16 @@ def _column_values(series: pd.Series, kind: Kind, path: str) -> list[Any]:
         except _CellError as exc:
             out.append(exc)
     return out
+
+
+def frame_states(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | Sequence[str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+) -> list[NegotiationState | StateError]:
+    """The state each row gives (or the StateError of its row): what ``advise_frame`` advises, to inspect a mapping."""
+    return _states(df, plan_columns(df.columns, columns, defaults))
 
 
 def _states(df: pd.DataFrame, plan: Plan) -> list[NegotiationState | StateError]:
