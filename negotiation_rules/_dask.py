@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import dask
-import dask.dataframe as dd
+import dask.dataframe  # noqa: F401  (the extra 'dask': missing, the import fails here, not half-way through a job)
+import distributed  # noqa: F401
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -451,16 +451,25 @@ def _run(
 ) -> tuple[int, int]:
     from distributed import as_completed
 
-    meta = read_piece_meta(pieces[0], read)
     rows = errors = 0
     with connect(scheduler, workers, client) as active:
-        ddf = dd.from_map(read_piece, [pieces[i] for i in todo], args=[list(read)], meta=meta, enforce_metadata=False)
-        advised = _advised(ddf, job, active)
-        writes = [
-            dask.delayed(write_part)(part, str(folder / part_name(index)), schema)
-            for index, part in zip(todo, advised.to_delayed(), strict=True)
+        shipped = active.scatter(job, broadcast=True, hash=False)
+        # one task per part, in order: read the piece, advise it, write it; so a part is on disk as soon as it is
+        # advised (separate read/advise/write tasks let the scheduler hold finished partitions back from writing)
+        futures = [
+            active.submit(
+                score_piece,
+                pieces[index],
+                list(read),
+                shipped,
+                str(folder / part_name(index)),
+                schema,
+                key=f"negotiation-rules-score-{folder.name}-{index}-{os.getpid()}-{time.time_ns()}",
+                priority=-n,
+                pure=False,
+            )
+            for n, index in enumerate(todo)
         ]
-        futures = active.compute(writes)
         total_rows = sum(pieces[i].rows for i in todo)
         with _progress(progress, len(todo), total_rows) as advance:
             try:
@@ -475,10 +484,9 @@ def _run(
     return rows, errors
 
 
-def read_piece_meta(piece: Piece, columns: Sequence[str]) -> pd.DataFrame:
-    """The empty frame a piece reads as (dtypes included)."""
-    table = pq.ParquetFile(piece.file).schema_arrow.empty_table().select(list(columns))
-    return table.to_pandas(types_mapper=_nullable)
+def score_piece(piece: Piece, wanted: Sequence[str], job: Job, path: str, schema: pa.Schema) -> tuple[int, int]:
+    """The task of one part (on a worker): read the piece, ``advise_partition`` it, write it; (rows, errors)."""
+    return write_part(advise_partition(read_piece(piece, wanted), job), path, schema)
 
 
 @contextlib.contextmanager
