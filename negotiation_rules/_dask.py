@@ -471,16 +471,28 @@ def _run(
             for n, index in enumerate(todo)
         ]
         total_rows = sum(pieces[i].rows for i in todo)
+        index_of = {future.key: index for future, index in zip(futures, todo, strict=True)}
+        failed: list[tuple[int, BaseException]] = []
         with _progress(progress, len(todo), total_rows) as advance:
             try:
                 for future in as_completed(futures):
-                    written, bad = future.result()
+                    try:
+                        written, bad = future.result()
+                    except Exception as exc:  # one part failed on a worker: the others go on and are kept
+                        failed.append((index_of[future.key], exc))
+                        continue
                     rows += written
                     errors += bad
                     advance(written)
             except BaseException:
                 active.cancel(futures)
                 raise
+    if failed:
+        index, first = min(failed, key=lambda item: item[0])
+        raise ScoreError(
+            f"{len(failed)} of {len(todo)} parts failed, first part {index} ({pieces[index].file}): "
+            f"{type(first).__name__}: {first}; the other parts are written, a rerun retries the failed ones"
+        ) from first
     return rows, errors
 
 

@@ -111,6 +111,8 @@ def plan_columns(
             raise TypeError(f"columns: names and paths are strings, got {column!r}: {path!r}")
         if column not in present:
             raise ValueError(f"columns: no column '{column}' in the frame{did_you_mean(column, present)}")
+        if present.count(column) > 1:
+            raise ValueError(f"columns: the frame has more than one column named '{column}'")
         if path not in kinds:
             hint = did_you_mean(path, kinds)
             raise ValueError(f"columns: '{column}' maps to '{path}', which is not a state path{hint}")
@@ -222,7 +224,8 @@ def frame_states(
 
 def _states(df: pd.DataFrame, plan: Plan) -> list[NegotiationState | StateError]:
     """One validated state (or the StateError of its row) per row; identical rows are validated once."""
-    columns = [_column_values(df[column], kind, path) for column, path, kind in plan.columns]
+    position = {str(label): i for i, label in enumerate(df.columns)}  # labels need not be strings
+    columns = [_column_values(df.iloc[:, position[column]], kind, path) for column, path, kind in plan.columns]
     paths = [path for _, path, _ in plan.columns]
     where = {path: column for column, path, _ in plan.columns}
     cache: dict[tuple[Any, ...], NegotiationState | StateError] = {}

@@ -125,6 +125,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise
     if args.json:
         sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n")
+    elif not summary.written:
+        sys.stdout.write(f"nothing to do: all {summary.parts} parts were already written -> {summary.output}\n")
     else:
         sys.stdout.write(
             f"scored {summary.rows} rows into {summary.written} parts in {summary.seconds:.1f} s "

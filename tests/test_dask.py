@@ -301,6 +301,20 @@ def test_score_input_mistakes_are_one_line_and_exit_2(
         assert message in err and err.count("\n") == 1, err
 
 
+def test_a_part_that_fails_on_a_worker_ends_the_run_in_one_line_and_keeps_the_parts_written(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pd.DataFrame(crm_rows(20)).to_parquet(folder / "a.parquet")
+    pd.DataFrame(crm_rows(20)).drop(columns=["phase"]).to_parquet(folder / "b.parquet")  # the schema changed
+    out = tmp_path / "out"
+    assert main(["score", str(folder), str(out), "--no-progress", "--scheduler", client.scheduler.address]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 parts failed, first part 1 (" in err and "b.parquet): " in err and err.count("\n") == 1
+    assert [p.name for p in out.glob("part-*.parquet")] == ["part-00000.parquet"]
+
+
 def test_score_runs_on_a_local_cluster_of_its_own_by_default(
     deals: tuple[Path, list[dict[str, Any]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

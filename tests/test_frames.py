@@ -264,3 +264,33 @@ def test_top_and_output_are_checked() -> None:
     assert Advice.model_validate_json(advise_frame(df, top=None, output="json")["advice"][0]) == advise(
         state_of(crm_rows(1)[0])
     )
+
+
+def test_the_worked_example_of_the_docs_runs_and_writes_its_parquet(tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "examples" / "batch"
+    for name in ("crm_export.csv", "score_export.py"):
+        shutil.copy(folder / name, tmp_path / name)
+    run = subprocess.run(
+        [sys.executable, "score_export.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True
+    )
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["deal_id", "tactic_1", "score_1", "tactic_2", "score_2"]
+    assert [line.split()[0] for line in lines[1:7]] == [f"D-100{i}" for i in range(1, 7)]
+    assert "D-1005 phase: 'negociation' is not one of" in run.stdout and "(column 'stage')" in run.stdout
+    written = pd.read_parquet(tmp_path / "recommendations.parquet")
+    assert list(written.columns[:3]) == ["deal_id", "account", "tactic_1"] and len(written) == 6
+
+
+def test_column_labels_need_not_be_strings_but_must_be_unique() -> None:
+    numbered = pd.DataFrame({0: ["bargaining"], 1: ["low"]})
+    assert frame_states(numbered, {"0": "phase", "1": "trust"}) == [
+        parse_state({"phase": "bargaining", "trust": "low"})
+    ]
+    twice = pd.DataFrame([["opening", "closing"]], columns=["phase", "phase"])
+    with pytest.raises(ValueError, match="more than one column named 'phase'"):
+        advise_frame(twice)
