@@ -12,9 +12,12 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from negotiation_rules import Advice, NegotiationState, StateError, advise, advise_many
 from negotiation_rules.state import parse_state
+from negotiation_rules.testing.strategies import states
 
 from .extras import crm_rows, need, state_of
 
@@ -294,3 +297,23 @@ def test_column_labels_need_not_be_strings_but_must_be_unique() -> None:
     twice = pd.DataFrame([["opening", "closing"]], columns=["phase", "phase"])
     with pytest.raises(ValueError, match="more than one column named 'phase'"):
         advise_frame(twice)
+
+
+def as_row(state: NegotiationState) -> dict[str, Any]:
+    """A state as a CRM row would hold it: dotted columns for the counterpart, JSON text for the lists."""
+    data = state.model_dump(mode="json")
+    row: dict[str, Any] = {f"counterpart.{k}": v for k, v in data.pop("counterpart").items()}
+    row["history"] = json.dumps(data.pop("history"))
+    row["issues"] = json.dumps(data.pop("issues"))
+    return row | data
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(states(), min_size=1, max_size=8), st.integers(1, 4))
+def test_any_states_as_a_table_come_back_as_the_same_states_and_the_same_advice(
+    batch: list[NegotiationState], top: int
+) -> None:
+    df = pd.DataFrame([as_row(s) for s in batch])
+    assert [s.model_dump() for s in frame_states(df)] == [s.model_dump() for s in batch]  # type: ignore[union-attr]
+    result = advise_frame(df, top=top, output="json")
+    assert [Advice.model_validate_json(t) for t in result["advice"]] == advise_many(batch, top=top)
