@@ -35,12 +35,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import __version__
 from ._frames import Output, Plan, advise_planned, check_output, empty_result, plan_columns, result_dtypes
 from .advisor import PlaybookArg, RulesetArg
 from .engine import engine_for
 from .errors import NegotiationRulesError
 from .playbook import Playbook, resolve_playbook
-from .ruleset import Ruleset, builtin_ruleset, resolve_ruleset
+from .ruleset import Ruleset, resolve_ruleset
 
 __all__ = ["DEFAULT_ROWS_PER_PART", "ScoreError", "ScoreSummary", "advise_dask", "score"]
 
@@ -62,19 +63,20 @@ class Job:
     """Everything a partition needs, sent to each worker once: the rules as data, the playbook, the mapping."""
 
     key: str  # the ruleset's content fingerprint: a worker process loads each ruleset once
-    rules: tuple[Any, ...]  # ("builtin",) or ("rules", rules, situations, name)
+    rules: tuple[Any, ...]  # (validated rules, situations, name): the built-in ones too, as the client has them
     playbook: Playbook | None
     plan: Plan
     top: int | None
     output: Output
     keep: tuple[str, ...]
+    version: str = __version__  # the library's version on the client; a worker with another one refuses
 
 
 def _rules_payload(rules: Ruleset) -> tuple[str, tuple[Any, ...]]:
-    if rules is builtin_ruleset():
-        return "builtin", ("builtin",)
-    payload = ("rules", rules.rules, rules.situations, rules.name)
-    return hashlib.sha256(pickle.dumps(payload)).hexdigest(), payload
+    payload = (rules.rules, rules.situations, rules.name)
+    key = hashlib.sha256(pickle.dumps(payload)).hexdigest()
+    _loaded.setdefault(key, rules)  # in this process the job runs on the very Ruleset given
+    return key, payload
 
 
 _loaded: dict[str, Ruleset] = {}
@@ -84,13 +86,14 @@ _builds: dict[str, int] = {}
 
 def _ruleset_of(job: Job) -> Ruleset:
     """The job's ruleset in this process, loaded into durable-rules on first use only."""
+    if job.version != __version__:
+        raise ScoreError(
+            f"this worker has negotiation-rules {__version__}, the client {job.version}: install the same version"
+        )
     rules = _loaded.get(job.key)
     if rules is None:
-        if job.rules[0] == "builtin":
-            rules = builtin_ruleset()
-        else:
-            rules = Ruleset(job.rules[1], job.rules[2], job.rules[3])
-            engine_for(rules)
+        rules = Ruleset(*job.rules)
+        engine_for(rules)
         if len(_loaded) >= 8:
             _loaded.clear()
         _loaded[job.key] = rules

@@ -125,6 +125,14 @@ def test_mapping_mistakes_are_refused_before_anything_is_sent(client: Any) -> No
         advise_dask(ddf, keep=["id"])
 
 
+def test_a_worker_with_another_version_of_the_library_refuses_the_job() -> None:
+    import dataclasses
+
+    job = _dask.make_job(["phase"], None, None, 1, None, None, "columns", ())
+    with pytest.raises(_dask.ScoreError, match=r"this worker has negotiation-rules .*, the client 0\.0\.1"):
+        _dask.advise_partition(pd.DataFrame({"phase": ["opening"]}), dataclasses.replace(job, version="0.0.1"))
+
+
 # -- score -------------------------------------------------------------------------------------------
 
 
