@@ -144,7 +144,8 @@ def _nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 def _put(row: dict[str, Any], path: str, value: Any) -> None:
     head, dot, leaf = path.partition(".")
     if not dot:
-        row[head] = value
+        before = row.get(head)  # a counterpart object over defaults for some of its fields: both hold
+        row[head] = {**before, **value} if isinstance(before, dict) and isinstance(value, dict) else value
         return
     inner = row.get(head)
     # a copy: the object may be a default or a cell that other rows share, never changed in place
@@ -174,19 +175,20 @@ class _CellError(Exception):
         self.reason = reason
 
 
+def _read_json(cell: Any, path: str) -> Any:
+    """A ``history``/``issues``/``counterpart`` cell: JSON text parsed, lists and structs made plain."""
+    if isinstance(cell, (str, bytes, bytearray)):
+        try:
+            return json.loads(cell)
+        except (ValueError, RecursionError) as exc:
+            raise _CellError(path, f"not valid JSON: {exc}") from None
+    return _plain(cell)
+
+
 def _reader(kind: Kind, path: str, upcast: bool) -> Callable[[Any], Any]:
     """How one column's cells (already Python objects, via ``Series.tolist()``) become state values."""
     if kind == "json":
-
-        def read_json(cell: Any) -> Any:
-            if isinstance(cell, (str, bytes, bytearray)):
-                try:
-                    return json.loads(cell)
-                except (ValueError, RecursionError) as exc:
-                    raise _CellError(path, f"not valid JSON: {exc}") from None
-            return _plain(cell)
-
-        return read_json
+        return lambda cell: cell  # read per distinct row, in _state: JSON text is a cheap key, its parse is not
     if kind == "int" and upcast:
 
         def read_int(cell: Any) -> Any:
@@ -197,19 +199,10 @@ def _reader(kind: Kind, path: str, upcast: bool) -> Callable[[Any], Any]:
 
 
 def _column_values(series: pd.Series, kind: Kind, path: str) -> list[Any]:
-    """The column's cells as state values, ``_MISSING`` for an empty cell or ``_CellError`` for a bad one."""
+    """The column's cells as state values (JSON still as text), ``_MISSING`` for an empty cell."""
     upcast = pd.api.types.is_float_dtype(series.dtype)  # pandas turned ints into floats to hold an empty cell
     read = _reader(kind, path, upcast)
-    out: list[Any] = []
-    for cell in series.tolist():
-        if _missing(cell):
-            out.append(_MISSING)
-            continue
-        try:
-            out.append(read(cell))
-        except _CellError as exc:
-            out.append(exc)
-    return out
+    return [_MISSING if _missing(cell) else read(cell) for cell in series.tolist()]
 
 
 def frame_states(
@@ -227,6 +220,7 @@ def _states(df: pd.DataFrame, plan: Plan) -> list[NegotiationState | StateError]
     position = {str(label): i for i, label in enumerate(df.columns)}  # labels need not be strings
     columns = [_column_values(df.iloc[:, position[column]], kind, path) for column, path, kind in plan.columns]
     paths = [path for _, path, _ in plan.columns]
+    structured = [kind == "json" for _, _, kind in plan.columns]
     where = {path: column for column, path, _ in plan.columns}
     cache: dict[tuple[Any, ...], NegotiationState | StateError] = {}
     out: list[NegotiationState | StateError] = []
@@ -237,7 +231,7 @@ def _states(df: pd.DataFrame, plan: Plan) -> list[NegotiationState | StateError]
         except TypeError:  # a list or dict cell: not hashable, validated on its own
             key, hit = None, None
         if hit is None:
-            hit = _state(paths, cells, plan.defaults, where)
+            hit = _state(paths, structured, cells, plan.defaults, where)
             if key is not None:
                 cache[key] = hit
         out.append(hit)
@@ -245,18 +239,23 @@ def _states(df: pd.DataFrame, plan: Plan) -> list[NegotiationState | StateError]
 
 
 def _state(
-    paths: Sequence[str], cells: Sequence[Any], defaults: Sequence[tuple[str, Any]], where: Mapping[str, str]
+    paths: Sequence[str],
+    structured: Sequence[bool],
+    cells: Sequence[Any],
+    defaults: Sequence[tuple[str, Any]],
+    where: Mapping[str, str],
 ) -> NegotiationState | StateError:
     row: dict[str, Any] = {}
     for path, value in defaults:
         _put(row, path, value)
     try:
-        for path, cell in zip(paths, cells, strict=True):
-            if isinstance(cell, _CellError):
-                raise StateError(cell.reason, cell.path)
-            if cell is not _MISSING:
-                _put(row, path, cell)
+        for path, is_json, cell in zip(paths, structured, cells, strict=True):
+            if cell is _MISSING:
+                continue
+            _put(row, path, _read_json(cell, path) if is_json else cell)
         return parse_state(row)
+    except _CellError as exc:
+        return _located(StateError(exc.reason, exc.path), where)
     except StateError as exc:
         return _located(exc, where)
 

@@ -317,3 +317,12 @@ def test_any_states_as_a_table_come_back_as_the_same_states_and_the_same_advice(
     assert [s.model_dump() for s in frame_states(df)] == [s.model_dump() for s in batch]  # type: ignore[union-attr]
     result = advise_frame(df, top=top, output="json")
     assert [Advice.model_validate_json(t) for t in result["advice"]] == advise_many(batch, top=top)
+
+
+def test_defaults_for_counterpart_fields_hold_under_a_counterpart_json_column() -> None:
+    df = pd.DataFrame({"counterpart": ['{"authority": "full"}', None]})
+    states = frame_states(df, defaults={"counterpart.experience": "novice"})
+    assert states == [
+        parse_state({"counterpart": {"authority": "full", "experience": "novice"}}),
+        parse_state({"counterpart": {"experience": "novice"}}),
+    ]
