@@ -95,9 +95,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     try:
         from . import _dask
     except ImportError as exc:
+        missing = (exc.name or "dask").split(".")[0]
         raise UsageError(
-            f"score needs the optional extra 'dask' ({exc.name} is not installed): "
-            "pip install 'negotiation-rules[dask]'"
+            f"score needs the optional extra 'dask' ({missing} is not installed): pip install 'negotiation-rules[dask]'"
         ) from None
     try:
         summary = _dask.score(

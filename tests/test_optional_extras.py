@@ -9,7 +9,6 @@ import sys
 import pytest
 
 import negotiation_rules
-from negotiation_rules.cli import main
 
 HEAVY = ("pandas", "pyarrow", "numpy", "dask", "distributed")
 
@@ -31,10 +30,16 @@ def test_the_dataframe_names_are_loaded_on_first_use_and_others_are_attribute_er
         assert name not in negotiation_rules.__all__  # a star import never needs an extra
 
 
-def test_score_without_the_dask_extra_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "negotiation_rules._dask", None)  # as if dask were not installed
-    assert main(["score", "in.parquet", "out"]) == 2
-    err = capsys.readouterr().err
-    assert "score needs the optional extra 'dask'" in err and "pip install 'negotiation-rules[dask]'" in err
+def test_score_without_the_dask_extra_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['dask'] = sys.modules['distributed'] = None  # as if the extra were not installed\n"
+        "from negotiation_rules.cli import main\n"
+        "sys.exit(main(['score', 'in.parquet', 'out']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr == (
+        "negotiation-rules: error: score needs the optional extra 'dask' (dask is not installed): "
+        "pip install 'negotiation-rules[dask]'\n"
+    )
