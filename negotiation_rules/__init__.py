@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .advice import Advice, Recommendation, SetAside, Source
 from .advisor import advise
 from .batch import advise_many
@@ -51,7 +53,7 @@ __version__ = "0.1.0"
 _LAZY = {"advise_frame": "._frames", "frame_states": "._frames", "advise_dask": "._dask", "score": "._dask"}
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """``advise_frame``, ``frame_states``, ``advise_dask`` and ``score``: imported with their extra on first use."""
     if name in _LAZY:
         import importlib
