@@ -33,7 +33,7 @@ import pandas as pd
 
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg
-from .batch import advise_many
+from .batch import _collector_paused, advise_many
 from .errors import StateError, did_you_mean
 from .fields import state_fields
 from .state import NegotiationState, parse_state
@@ -365,7 +365,25 @@ def advise_planned(
     processes: int | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> pd.DataFrame:
-    """``advise_frame`` with the mapping already checked (the Dask helper checks it once, not per partition)."""
+    """``advise_frame`` with the mapping already checked (the Dask helper checks it once, not per partition).
+
+    The cyclic garbage collector is paused throughout, as in ``advise_many``: with tens of thousands of
+    states and Advice objects alive, its full collections took most of the time of building the result.
+    """
+    with _collector_paused():
+        return _advise_planned(df, plan, top, ruleset, playbook, output, processes, progress)
+
+
+def _advise_planned(
+    df: pd.DataFrame,
+    plan: Plan,
+    top: int | None,
+    ruleset: RulesetArg,
+    playbook: PlaybookArg,
+    output: Output,
+    processes: int | None,
+    progress: Callable[[int, int], object] | None,
+) -> pd.DataFrame:
     states = _states(df, plan)
     distinct: dict[int, int] = {}  # id(state) -> position among the distinct valid states
     unique: list[NegotiationState] = []
