@@ -23,9 +23,11 @@ first use, see ``negotiation_rules.__getattr__``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -58,6 +60,8 @@ Kind = Literal["enum", "bool", "int", "float", "str", "json"]
 TEXT = "string"
 
 _MISSING = object()
+#: ``progress(done, total)``, as advise_many calls it.
+Report = Callable[[int, int], object]
 
 
 def target_kinds() -> dict[str, Kind]:
@@ -325,14 +329,15 @@ def advise_frame(
     playbook: PlaybookArg = None,
     output: Output = "columns",
     processes: int | None = None,
-    progress: Callable[[int, int], object] | None = None,
+    progress: Report | bool | None = None,
 ) -> Any:
     """Advice for every row of a pandas DataFrame (or pyarrow Table): a result frame on the same index.
 
     ``columns`` maps column names to state paths (default: the columns named as state paths),
     ``defaults`` gives values for paths a row leaves empty. A row whose state is invalid gets
     ``error`` = ``"<field path>: <message> (column '<name>')"`` and empty advice columns; the
-    others are advised together by ``advise_many`` (``processes`` and ``progress`` are passed on).
+    others are advised together by ``advise_many`` (``processes`` and ``progress`` are passed on;
+    ``progress=True`` shows a progress bar on stderr).
     ``output="columns"``: ``tactic_i``, ``score_i``, ``move_i``, ``rationale_i`` for i = 1..top
     (and ``question``, the first question, when the advice has questions); ``output="json"``: one
     ``advice`` column holding ``Advice.model_dump_json()``. A mapping mistake raises ValueError.
@@ -344,14 +349,34 @@ def advise_frame(
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"advise_frame() takes a pandas DataFrame or a pyarrow Table, not {type(df).__name__}")
     plan = plan_columns(df.columns, columns, defaults)
-    result = advise_planned(
-        df, plan, top=top, ruleset=ruleset, playbook=playbook, output=output, processes=processes, progress=progress
-    )
+    with _progress_bar(progress) as report:
+        result = advise_planned(
+            df, plan, top=top, ruleset=ruleset, playbook=playbook, output=output, processes=processes, progress=report
+        )
     if arrow:
         import pyarrow as pa
 
         return pa.Table.from_pandas(result, preserve_index=False)
     return result
+
+
+@contextlib.contextmanager
+def _progress_bar(progress: Report | bool | None) -> Iterator[Report | None]:
+    """``progress=True``: a rich progress bar on stderr, fed by advise_many's ``progress(done, total)``."""
+    if progress is not True:
+        yield progress or None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("advising"), BarColumn(), MofNCompleteColumn(), TextColumn("states"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=sys.stderr)) as bar:
+        task = bar.add_task("advise", total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield report
 
 
 def advise_planned(

@@ -326,3 +326,13 @@ def test_defaults_for_counterpart_fields_hold_under_a_counterpart_json_column() 
         parse_state({"counterpart": {"authority": "full", "experience": "novice"}}),
         parse_state({"counterpart": {"experience": "novice"}}),
     ]
+
+
+def test_progress_is_reported_to_a_callback_or_drawn_as_a_bar_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    df = pd.DataFrame(crm_rows(600, seed=5))
+    calls: list[tuple[int, int]] = []
+    advise_frame(df, progress=lambda done, total: calls.append((done, total)))
+    distinct = len({id(s) for s in frame_states(df) if isinstance(s, NegotiationState)})  # identical rows: one state
+    assert calls and calls[-1] == (distinct, distinct)
+    advise_frame(df, progress=True)
+    assert f"{distinct}/{distinct}" in capsys.readouterr().err
