@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from importlib import metadata as _metadata
+from typing import Any
 
 from .advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
 from .advisor import advise
@@ -53,3 +54,16 @@ try:
     __version__ = _metadata.version("negotiation-rules")
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+#: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
+#: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
+_LAZY = {"advise_frame": "._frames", "frame_states": "._frames", "advise_dask": "._dask", "score": "._dask"}
+
+
+def __getattr__(name: str) -> Any:
+    """``advise_frame``, ``frame_states``, ``advise_dask`` and ``score``: imported with their extra on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

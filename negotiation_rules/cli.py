@@ -23,6 +23,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ._score import DESCRIPTION as SCORE_HELP
+from ._score import EXAMPLES as SCORE_EXAMPLES
+from ._score import add_score_options, cmd_score
 from ._server_cli import MissingExtra, add_serve_options, run_serve
 from ._vocabulary import label as plain_words
 from .advice import Advice, Fact
@@ -594,6 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
         "serve --port 8000",
     )
     add_serve_options(p)
+
+    p = add_command(sub, "score", cmd_score, SCORE_HELP, *SCORE_EXAMPLES)  # needs the extra 'dask'; see _score.py
+    add_score_options(p)
+    add_rules_options(p)
     return parser
 
 
