@@ -21,7 +21,9 @@ def test_any_valid_state_gets_sorted_unique_explained_sourced_advice(state: Nego
     advice = advise(state)
     tactics = advice.tactics
     assert len(tactics) == len(set(tactics))
-    keys = [(-r.score, r.tactic) for r in advice.recommendations]
+    # best first: score, then the closer fit (specificity), and only last the tactic id
+    rules = builtin_ruleset()
+    keys = [(-r.score, -rules.specificity(rules.rule(r.rule_id)), r.tactic) for r in advice.recommendations]
     assert keys == sorted(keys)
     for rec in advice.recommendations:
         assert rec.rationale.strip() and rec.move.strip() and rec.sources
