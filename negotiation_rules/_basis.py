@@ -28,19 +28,29 @@ def support(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, C
     """
     if not evaluate(cond, fact):
         return []
-    return _support(cond, fact, situations, ())
+    return _support(cond, fact, situations, (), {})
+
+
+Memo = dict[tuple[str, bool], list[Test | Count]]
 
 
 def _support(
-    cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition], trail: tuple[str, ...]
+    cond: Condition,
+    fact: Mapping[str, Any],
+    situations: Mapping[str, Condition],
+    trail: tuple[str, ...],
+    memo: Memo,
 ) -> list[Test | Count]:
+    """``support`` with each situation's support worked out once (chains of situations may share them)."""
     if isinstance(cond, Not):
-        return _support(negate(cond.item), fact, situations, trail)
+        return _support(negate(cond.item), fact, situations, trail, memo)
     if isinstance(cond, All):
-        return [leaf for item in cond.items for leaf in _support(item, fact, situations, trail)]
+        return list(
+            dict.fromkeys(leaf for item in cond.items for leaf in _support(item, fact, situations, trail, memo))
+        )
     if isinstance(cond, AnyOf):
         held = next((item for item in cond.items if evaluate(item, fact)), None)
-        return [] if held is None else _support(held, fact, situations, trail)
+        return [] if held is None else _support(held, fact, situations, trail, memo)
     if isinstance(cond, Count):
         return [cond]
     if cond.op == "exists" and not cond.value:
@@ -50,11 +60,13 @@ def _support(
         inner = situations.get(name)
         if inner is None or name in trail:
             return []
-        if (cond.op == "eq") != (cond.value is True):  # situation.x: false (or ne true)
-            inner = negate(inner)  # known to be false only when its negation holds
-            if not evaluate(inner, fact):
-                return []
-        return _support(inner, fact, situations, (*trail, name))
+        positive = (cond.op == "eq") == (cond.value is True)
+        key = (name, positive)
+        if key not in memo:
+            if not positive:  # situation.x: false (or ne true): known to be false only when its negation holds
+                inner = negate(inner)
+            memo[key] = _support(inner, fact, situations, (*trail, name), memo) if evaluate(inner, fact) else []
+        return memo[key]
     return [cond]
 
 
