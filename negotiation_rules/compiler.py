@@ -175,18 +175,25 @@ def dnf(cond: Condition) -> list[tuple[Leaf, ...]]:
     return out
 
 
-def count_alternatives(cond: Condition, cap: int = MAX_ALTERNATIVES) -> int:
+def count_alternatives(cond: Condition, cap: int = MAX_ALTERNATIVES, _memo: dict[int, int] | None = None) -> int:
     """How many alternatives ``dnf(cond)`` would make (before duplicates are dropped), counted
-    without making them; any count above ``cap`` is returned as ``cap + 1``."""
+    without making them; any count above ``cap`` is returned as ``cap + 1``. A node shared in the
+    condition (an expanded situation) is counted once."""
+    memo = {} if _memo is None else _memo
+    found = memo.get(id(cond))
+    if found is not None:
+        return found
     if isinstance(cond, (Test, Count)):
-        return 1
-    if isinstance(cond, Not):
-        return count_alternatives(negate(cond.item), cap)
-    if isinstance(cond, AnyOf):
-        return min(cap + 1, sum(count_alternatives(item, cap) for item in cond.items))
-    total = 1
-    for item in cond.items:
-        total = min(cap + 1, total * count_alternatives(item, cap))
+        total = 1
+    elif isinstance(cond, Not):
+        total = count_alternatives(negate(cond.item), cap, memo)
+    elif isinstance(cond, AnyOf):
+        total = min(cap + 1, sum(count_alternatives(item, cap, memo) for item in cond.items))
+    else:
+        total = 1
+        for item in cond.items:
+            total = min(cap + 1, total * count_alternatives(item, cap, memo))
+    memo[id(cond)] = total
     return total
 
 

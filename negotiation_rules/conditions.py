@@ -168,24 +168,32 @@ def negate(cond: Condition) -> Condition:
     return cond.item
 
 
-def possibly(cond: Condition, situations: Mapping[str, Condition]) -> Condition:
+def possibly(
+    cond: Condition, situations: Mapping[str, Condition], _memo: dict[str, Condition] | None = None
+) -> Condition:
     """A condition that holds when ``cond`` holds or could hold once the unknown facts it reads are known.
 
     Each test on a field that may be unknown also accepts "unknown" (``{exists: false}``);
     a ``situation.x: true`` test is replaced by what could make the situation hold (situations
     are derived, so ``situation.x: false`` is known as it stands). Negations are pushed down
-    first. It is a positive condition, so durable-rules runs it like any other.
+    first. It is a positive condition, so durable-rules runs it like any other. Each situation
+    is expanded once and shared, so a chain of situations stays a small graph.
     """
+    memo = {} if _memo is None else _memo
     if isinstance(cond, Not):
-        return possibly(negate(cond.item), situations)
+        return possibly(negate(cond.item), situations, memo)
     if isinstance(cond, (All, AnyOf)):
-        return type(cond)(tuple(possibly(c, situations) for c in cond.items), cond.line)
+        return type(cond)(tuple(possibly(c, situations, memo) for c in cond.items), cond.line)
     if isinstance(cond, Count) or cond.op == "exists":
         return cond
     if cond.path.startswith(SITUATION_PREFIX):
-        inner = situations.get(cond.path[len(SITUATION_PREFIX) :])
+        name = cond.path[len(SITUATION_PREFIX) :]
+        inner = situations.get(name)
         if inner is not None and cond.op == "eq" and cond.value is True:
-            return possibly(inner, situations)
+            if name not in memo:
+                memo[name] = cond  # a cycle (refused at load) meets the test itself, not an endless expansion
+                memo[name] = possibly(inner, situations, memo)
+            return memo[name]
         return cond
     spec = state_fields().get(cond.path)
     if spec is None or not spec.can_be_unknown:
