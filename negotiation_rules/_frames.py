@@ -35,7 +35,7 @@ import pandas as pd
 
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg
-from .batch import _collector_paused, advise_many
+from .batch import collector_paused, advise_many
 from .errors import StateError, did_you_mean
 from .fields import state_fields
 from .state import NegotiationState, parse_state
@@ -418,7 +418,7 @@ def advise_planned(
     The cyclic garbage collector is paused throughout, as in ``advise_many``: with tens of thousands of
     states and Advice objects alive, its full collections took most of the time of building the result.
     """
-    with _collector_paused():
+    with collector_paused():
         return _advise_planned(df, plan, top, ruleset, playbook, output, processes, progress, questions)
 
 

@@ -85,7 +85,7 @@ def advise_many(
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
     workers = min(workers, _cores() - 1)  # this process needs a core of its own to pack and unpack
-    with _collector_paused():
+    with collector_paused():
         if workers > 1 and len(items) >= MIN_PARALLEL:
             return _in_processes(
                 items, _ruleset_spec(ruleset, rules), rules, policy, (limit, asked), workers, progress
@@ -99,7 +99,7 @@ def advise_many(
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for the duration (unless someone else already did)."""
     if not gc.isenabled():
         yield
