@@ -35,7 +35,7 @@ import pandas as pd
 
 from .advice import Advice
 from .advisor import PlaybookArg, RulesetArg
-from .batch import collector_paused, advise_many
+from .batch import advise_many, collector_paused
 from .errors import StateError, did_you_mean
 from .fields import state_fields
 from .state import NegotiationState, parse_state
