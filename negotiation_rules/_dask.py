@@ -336,8 +336,11 @@ def _prepare_folder(folder: Path, record: dict[str, Any], overwrite: bool) -> se
         previous: Any = None
         with contextlib.suppress(OSError, ValueError):
             previous = json.loads(job_file.read_text(encoding="utf-8"))
-        if previous is None and not overwrite:
-            raise ScoreError(f"output folder {folder} is not empty and holds no {JOB_FILE}; choose another folder")
+        if not isinstance(previous, dict):
+            # not a folder this command wrote: never delete anything in it, --overwrite or not
+            raise ScoreError(
+                f"output folder {folder} is not empty and holds no valid {JOB_FILE}; choose another folder"
+            )
         if previous != record:
             if not overwrite:
                 changed = sorted(
@@ -358,6 +361,16 @@ def _prepare_folder(folder: Path, record: dict[str, Any], overwrite: bool) -> se
         if (folder / part_name(index)).is_file():
             done.add(index)
     return done
+
+
+def _check_apart(input: Path, output: Path, files: Sequence[Path]) -> None:
+    """The output folder may neither be, nor lie inside, nor hold the input: --overwrite deletes its parts."""
+    if output.is_file():
+        return  # reported as "not a folder" where the folder is prepared
+    out = output.resolve()
+    src = input.resolve()
+    if out == src or src in out.parents or out in src.parents or any(out in f.resolve().parents for f in files):
+        raise ScoreError(f"output {output} overlaps the input {input}; write the parts to a folder of their own")
 
 
 @contextlib.contextmanager
@@ -420,6 +433,7 @@ def score(
     if not isinstance(rows_per_part, int) or isinstance(rows_per_part, bool) or rows_per_part < 1:
         raise ValueError(f"rows_per_part must be a whole number >= 1, got {rows_per_part!r}")
     files = input_files(Path(input))
+    _check_apart(Path(input), Path(output), files)
     schema = pq.read_schema(files[0])
     names = list(schema.names)
     plan = plan_columns(names, columns, defaults)

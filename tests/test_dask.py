@@ -335,3 +335,24 @@ def test_score_runs_on_a_local_cluster_of_its_own_by_default(
     result = read_output(out)
     expected = advise_frame(pd.DataFrame(rows), top=2)
     pd.testing.assert_frame_equal(advice_part(result), advice_part(expected))
+
+
+def test_overwrite_never_deletes_the_input_nor_files_it_did_not_write(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # parts named like ours in the input folder (other tools write part-00000.parquet too)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pd.DataFrame(crm_rows(10)).to_parquet(folder / "part-00000.parquet")
+    address = ["--no-progress", "--scheduler", client.scheduler.address]
+    for output in (folder, folder / "advice"):
+        assert main(["score", str(folder), str(output), "--overwrite", *address]) == 2
+        assert "overlaps the input" in capsys.readouterr().err
+    assert (folder / "part-00000.parquet").is_file()
+    # a folder score did not write (no _job.json): its files are left alone, --overwrite or not
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    (other / "part-00007.parquet").write_bytes(b"not ours")
+    assert main(["score", str(folder / "part-00000.parquet"), str(other), "--overwrite", *address]) == 2
+    assert "holds no valid _job.json" in capsys.readouterr().err
+    assert (other / "part-00007.parquet").read_bytes() == b"not ours"

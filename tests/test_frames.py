@@ -282,6 +282,8 @@ def test_the_worked_example_of_the_docs_runs_and_writes_its_parquet(tmp_path: An
         [sys.executable, "score_export.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True
     )
     lines = run.stdout.splitlines()
+    shown = (Path(__file__).resolve().parents[1] / "docs" / "batch.md").read_text(encoding="utf-8")
+    assert run.stdout.rstrip("\n") + "\n```" in shown, "docs/batch.md shows another output: paste the new one"
     assert lines[0].split() == ["deal_id", "tactic_1", "score_1", "tactic_2", "score_2"]
     assert [line.split()[0] for line in lines[1:7]] == [f"D-100{i}" for i in range(1, 7)]
     assert "D-1005 phase: 'negociation' is not one of" in run.stdout and "(column 'stage')" in run.stdout
