@@ -142,7 +142,7 @@ def run_local(source: Path, target: Path, processes: int | None) -> dict[str, An
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from negotiation_rules import batch
+    from negotiation_rules import _batch as batch
     from negotiation_rules._frames import advise_frame
 
     if processes:

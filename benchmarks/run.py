@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workload import RawDurableRules, flat_facts, python_floor, states, synthetic
 
 from negotiation_rules import Ruleset
+from negotiation_rules import _batch as batch_module
 from negotiation_rules import advise as advise_with_questions
-from negotiation_rules import batch as batch_module
-from negotiation_rules.batch import advise_many
-from negotiation_rules.engine import engine_for, set_result_cache_size
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._batch import advise_many
+from negotiation_rules._engine import engine_for, set_result_cache_size
+from negotiation_rules._ruleset import builtin_ruleset
 
 
 def advise(state: Any, **options: Any) -> Any:

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from negotiation_rules import NegotiationState, StateError, advise  # noqa: E402
-from negotiation_rules.batch import advise_many  # noqa: E402
-from negotiation_rules.engine import engine_for, live_handles  # noqa: E402
-from negotiation_rules.ruleset import builtin_ruleset  # noqa: E402
+from negotiation_rules._batch import advise_many  # noqa: E402
+from negotiation_rules._engine import engine_for, live_handles  # noqa: E402
+from negotiation_rules._ruleset import builtin_ruleset  # noqa: E402
 from tests.test_chaos import STATES, answers  # noqa: E402
 
 THREADS = 4

@@ -15,11 +15,11 @@ from typing import Any
 import durable_rules_engine as drl
 
 from negotiation_rules import NegotiationState, Ruleset, load_ruleset
-from negotiation_rules.advisor import facts_for
-from negotiation_rules.compiler import STAGE_TAG
-from negotiation_rules.engine import Engine, engine_for
-from negotiation_rules.examples import EXAMPLES
-from negotiation_rules.explain import python_firing
+from negotiation_rules._advisor import facts_for
+from negotiation_rules._compiler import STAGE_TAG
+from negotiation_rules._engine import Engine, engine_for
+from negotiation_rules._examples import EXAMPLES
+from negotiation_rules._explain import python_firing
 
 PHASES = ("preparation", "opening", "bargaining", "closing", "post_agreement")
 LEVELS = ("low", "medium", "high")
@@ -73,8 +73,16 @@ def states(count: int = 240, seed: int = 6) -> list[NegotiationState]:
             ],
             "history": [_event(rng) for _ in range(length)],
         }
-        for key in ("our_side", "trust", "relationship", "alternatives", "our_time_pressure", "their_time_pressure",
-                    "bottom_line_set", "top_leader_available"):
+        for key in (
+            "our_side",
+            "trust",
+            "relationship",
+            "alternatives",
+            "our_time_pressure",
+            "their_time_pressure",
+            "bottom_line_set",
+            "top_leader_available",
+        ):
             if rng.random() < UNKNOWN_SHARE:
                 del data[key]  # left unknown, as real users leave a field
         for key in ("authority_verified", "known_weakness", "researched", "style_known", "experience"):

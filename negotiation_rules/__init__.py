@@ -8,17 +8,27 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 from typing import Any
 
-from .advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
-from .advisor import advise
-from .batch import advise_many
-from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
-from .explain import Explanation, explain
-from .lint import Finding, lint
-from .playbook import Playbook, load_playbook
-from .ruleset import Ruleset, load_ruleset
-from .session import Negotiation
-from .state import Counterpart, Event, Issue, NegotiationState
-from .whatif import WhatIf, what_if
+from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
+from ._advisor import advise
+from ._batch import advise_many
+from ._engine import set_result_cache_size
+from ._errors import (
+    EngineError,
+    NegotiationRulesError,
+    RulesetError,
+    ScenarioError,
+    ScoreError,
+    StateError,
+    UnknownTacticError,
+)
+from ._explain import Explanation, RuleExplanation, explain
+from ._firing import Firing, subscribe
+from ._lint import Finding, lint
+from ._playbook import Playbook, load_playbook
+from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
+from ._session import Negotiation
+from ._state import Counterpart, Event, Issue, NegotiationState
+from ._whatif import WhatIf, what_if
 
 __all__ = [
     "Advice",
@@ -29,6 +39,7 @@ __all__ = [
     "Explanation",
     "Fact",
     "Finding",
+    "Firing",
     "Issue",
     "Negotiation",
     "NegotiationRulesError",
@@ -36,18 +47,26 @@ __all__ = [
     "Playbook",
     "Question",
     "Recommendation",
+    "RuleExplanation",
     "Ruleset",
     "RulesetError",
+    "ScenarioError",
+    "ScoreError",
     "SetAside",
     "Source",
     "StateError",
+    "UnknownTacticError",
     "WhatIf",
+    "__version__",
     "advise",
     "advise_many",
+    "builtin_ruleset_dir",
     "explain",
     "lint",
     "load_playbook",
     "load_ruleset",
+    "set_result_cache_size",
+    "subscribe",
     "what_if",
 ]
 try:
@@ -58,6 +77,11 @@ except _metadata.PackageNotFoundError:  # run from a source tree that was never 
 #: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
 #: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
 _LAZY = {"advise_frame": "._frames", "frame_states": "._frames", "advise_dask": "._dask", "score": "._dask"}
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included (for completion in a REPL)."""
+    return sorted({*__all__, *_LAZY})
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from ._cli import main
 
 if __name__ == "__main__":  # not when a worker process imports it (spawn)
     sys.exit(main())

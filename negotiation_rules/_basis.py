@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .advice import Fact
-from .conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, negate, possibly
-from .fields import SITUATION_PREFIX, state_fields, value_at
-from .history import TREND_PREFIX
-from .state import NegotiationState
+from ._advice import Fact
+from ._conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, negate, possibly
+from ._fields import SITUATION_PREFIX, state_fields, value_at
+from ._history import TREND_PREFIX
+from ._state import NegotiationState
 
 
 def support(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition]) -> list[Test | Count]:

@@ -36,12 +36,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from ._advisor import PlaybookArg, RulesetArg
+from ._engine import engine_for
+from ._errors import ScoreError
 from ._frames import Output, Plan, advise_planned, check_output, empty_result, plan_columns, result_dtypes
-from .advisor import PlaybookArg, RulesetArg
-from .engine import engine_for
-from .errors import NegotiationRulesError
-from .playbook import Playbook, resolve_playbook
-from .ruleset import Ruleset, resolve_ruleset
+from ._playbook import Playbook, resolve_playbook
+from ._ruleset import Ruleset, resolve_ruleset
 
 __all__ = ["DEFAULT_ROWS_PER_PART", "ScoreError", "ScoreSummary", "advise_dask", "score"]
 
@@ -49,10 +49,6 @@ __all__ = ["DEFAULT_ROWS_PER_PART", "ScoreError", "ScoreSummary", "advise_dask",
 DEFAULT_ROWS_PER_PART = 50_000
 JOB_FILE = "_job.json"
 _JOB_VERSION = 1
-
-
-class ScoreError(NegotiationRulesError, ValueError):
-    """``score`` cannot run as asked (no input, an output folder of another job ...); one line for the user."""
 
 
 # -- the job a worker runs -------------------------------------------------------------------------

@@ -33,12 +33,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .advice import Advice
-from .advisor import PlaybookArg, RulesetArg
-from .batch import advise_many, collector_paused
-from .errors import StateError, did_you_mean
-from .fields import state_fields
-from .state import NegotiationState, parse_state
+from ._advice import Advice
+from ._advisor import PlaybookArg, RulesetArg
+from ._batch import advise_many, collector_paused
+from ._errors import StateError, did_you_mean
+from ._fields import state_fields
+from ._state import NegotiationState, parse_state
 
 __all__ = [
     "Output",

@@ -14,17 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._advice import Answer, Question
+from ._conditions import Condition, leaves
+from ._engine import engine_for
+from ._facts import effective_state
+from ._fields import SITUATION_PREFIX, state_fields, value_at
+from ._history import trends as history_trends
+from ._playbook import Playbook
+from ._ranking import ranked_tactics
+from ._ruleset import Ruleset
+from ._state import NegotiationState
 from ._vocabulary import label, words
-from .advice import Answer, Question
-from .conditions import Condition, leaves
-from .engine import engine_for
-from .facts import effective_state
-from .fields import SITUATION_PREFIX, state_fields, value_at
-from .history import trends as history_trends
-from .playbook import Playbook
-from .ranking import ranked_tactics
-from .ruleset import Ruleset
-from .state import NegotiationState
 
 #: The top of the advice a question is judged against.
 TOP = 3

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from .errors import NegotiationRulesError
+from ._errors import NegotiationRulesError
 
 DESCRIPTION = (
     "advise every row of a Parquet file (or folder) on a Dask cluster, into a folder of Parquet parts; "
@@ -71,7 +71,7 @@ def add_score_options(p: argparse.ArgumentParser) -> None:
 
 
 def _pairs(items: list[str], what: str, value: bool) -> dict[str, Any]:
-    from .cli import UsageError
+    from ._cli import UsageError
 
     out: dict[str, Any] = {}
     for item in items:
@@ -90,7 +90,7 @@ def _pairs(items: list[str], what: str, value: bool) -> dict[str, Any]:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Run ``score`` with the command's options; prints a one-line summary (or JSON with ``--json``)."""
-    from .cli import EXIT_OK, UsageError
+    from ._cli import EXIT_OK, UsageError
 
     try:
         from . import _dask

@@ -37,6 +37,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from ._advice import Advice
+from ._catalog import CATALOG
+from ._errors import NegotiationRulesError, RulesetError, StateError, UnknownTacticError, did_you_mean
+from ._explain import Explanation, explain
+from ._playbook import Playbook, builtin_playbooks, load_playbook
+from ._ruleset import Ruleset, builtin_ruleset, builtin_ruleset_dir, resolve_ruleset
 from ._server_worker import (
     LintReport,
     PastedRulesWorker,
@@ -45,15 +51,9 @@ from ._server_worker import (
     sanitize_explanation,
     scrub_paths,
 )
-from .advice import Advice
-from .catalog import CATALOG
-from .errors import NegotiationRulesError, RulesetError, StateError, did_you_mean
-from .explain import Explanation, UnknownTacticError, explain
-from .playbook import Playbook, builtin_playbooks, load_playbook
-from .ruleset import Ruleset, builtin_ruleset, builtin_ruleset_dir, resolve_ruleset
-from .session import Negotiation
-from .state import Event, NegotiationState, error_message
-from .whatif import MAX_CHANGES, Goal, WhatIf, what_if
+from ._session import Negotiation
+from ._state import Event, NegotiationState, error_message
+from ._whatif import MAX_CHANGES, Goal, WhatIf, what_if
 
 log = logging.getLogger("negotiation_rules.server")
 
@@ -913,7 +913,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
 
 def _schemas() -> dict[str, dict[str, Any]]:
-    from .cli import schemas
+    from ._cli import schemas
 
     return schemas()
 

@@ -27,15 +27,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .advice import Advice
-from .advisor import advise
-from .errors import EngineError, NegotiationRulesError, RulesetError, StateError
-from .explain import Explanation, UnknownTacticError, explain
-from .lint import Finding, Severity, lint
-from .playbook import Playbook
-from .ruleset import Ruleset, builtin_ruleset, resolve_ruleset
-from .state import NegotiationState
-from .whatif import what_if
+from ._advice import Advice
+from ._advisor import advise
+from ._errors import EngineError, NegotiationRulesError, RulesetError, StateError, UnknownTacticError
+from ._explain import Explanation, explain
+from ._lint import Finding, Severity, lint
+from ._playbook import Playbook
+from ._ruleset import Ruleset, builtin_ruleset, resolve_ruleset
+from ._state import NegotiationState
+from ._whatif import what_if
 
 #: The file name pasted rule text is known by in findings and errors (never a server path).
 PASTED = "pasted.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from negotiation_rules import Ruleset, load_ruleset
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._ruleset import builtin_ruleset
 
 RULE = """
 ruleset: custom

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError
+from negotiation_rules import _batch as batch_module
 from negotiation_rules import advise as advise_with_questions
-from negotiation_rules import batch as batch_module
-from negotiation_rules.batch import advise_many
-from negotiation_rules.engine import engine_for, set_result_cache_size
-from negotiation_rules.examples import EXAMPLES
-from negotiation_rules.ranking import trusted
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._batch import advise_many
+from negotiation_rules._engine import engine_for, set_result_cache_size
+from negotiation_rules._examples import EXAMPLES
+from negotiation_rules._ranking import trusted
+from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 
 from .conftest import rule_yaml
@@ -27,6 +27,7 @@ from .conftest import rule_yaml
 def advise(state: Any, **options: Any) -> Advice:
     """``advise()`` as ``advise_many()`` runs it by default: without questions (they cost a few evaluations)."""
     return advise_with_questions(state, questions=0, **options)
+
 
 EXAMPLE_STATES = [state for _, state in EXAMPLES.values()]
 
@@ -48,7 +49,7 @@ def test_models_dicts_json_texts_and_bytes_can_be_mixed() -> None:
 def test_repeated_states_are_evaluated_once_but_every_position_gets_its_own_advice() -> None:
     state = EXAMPLES["stuck_with_supplier"][1]
     evaluations: list[object] = []
-    from negotiation_rules.observe import subscribe
+    from negotiation_rules._firing import subscribe
 
     unsubscribe = subscribe(lambda ruleset, firing: evaluations.append(firing))
     try:
@@ -230,7 +231,7 @@ def test_the_result_cache_is_exact_bounded_and_off_by_default() -> None:
 
 
 def test_a_batch_equals_single_evaluations_at_the_engine_level() -> None:
-    from negotiation_rules.advisor import facts_for
+    from negotiation_rules._advisor import facts_for
 
     rules = builtin_ruleset()
     engine = engine_for(rules)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from negotiation_rules import Negotiation, NegotiationState, advise
-from negotiation_rules.batch import advise_many
-from negotiation_rules.engine import MAX_SESSIONS, engine_for
-from negotiation_rules.examples import EXAMPLES
-from negotiation_rules.ruleset import builtin_ruleset
-from negotiation_rules.whatif import what_if
+from negotiation_rules._batch import advise_many
+from negotiation_rules._engine import MAX_SESSIONS, engine_for
+from negotiation_rules._examples import EXAMPLES
+from negotiation_rules._ruleset import builtin_ruleset
+from negotiation_rules._whatif import what_if
 
 from .test_reliability import sessions_are_empty
 

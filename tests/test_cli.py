@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from negotiation_rules.catalog import CATALOG
-from negotiation_rules.examples import EXAMPLES
+from negotiation_rules._catalog import CATALOG
+from negotiation_rules._examples import EXAMPLES
 
 
 def _entry() -> list[str]:

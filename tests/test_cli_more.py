@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from negotiation_rules.examples import EXAMPLES
+from negotiation_rules._examples import EXAMPLES
 from tests.conftest import rule_yaml
 from tests.test_cli import _entry, run
 

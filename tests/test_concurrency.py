@@ -12,15 +12,16 @@ import durable_rules_engine as drl
 
 from negotiation_rules import Advice, Event, Negotiation, NegotiationState
 from negotiation_rules import advise as advise_with_questions
-from negotiation_rules.batch import advise_many
-from negotiation_rules.engine import Engine, engine_for, set_result_cache_size
-from negotiation_rules.examples import EXAMPLES
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._batch import advise_many
+from negotiation_rules._engine import Engine, engine_for, set_result_cache_size
+from negotiation_rules._examples import EXAMPLES
+from negotiation_rules._ruleset import builtin_ruleset
 
 
 def advise(state: Any, **options: Any) -> Advice:
     """``advise()`` as ``advise_many()`` runs it by default: without questions (they cost a few evaluations)."""
     return advise_with_questions(state, questions=0, **options)
+
 
 THREADS = 8
 CALLS = 500

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from negotiation_rules import Advice, Ruleset, advise_many
-from negotiation_rules.cli import main
+from negotiation_rules._cli import main
 
 from .conftest import rule_yaml
 from .extras import crm_rows, need, state_of

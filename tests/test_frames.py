@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import Advice, NegotiationState, StateError, advise, advise_many
-from negotiation_rules.state import parse_state
+from negotiation_rules._state import parse_state
 from negotiation_rules.testing.strategies import states
 
 from .extras import crm_rows, need, state_of
@@ -180,7 +180,7 @@ def test_a_bad_row_gets_an_error_cell_with_the_field_path_and_the_others_are_adv
 
 
 def test_identical_rows_are_validated_once_and_evaluated_once() -> None:
-    from negotiation_rules.observe import subscribe
+    from negotiation_rules._firing import subscribe
 
     df = pd.DataFrame(crm_rows(3, seed=1) * 50)
     firings: list[object] = []

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import Advice, NegotiationState, Ruleset, StateError, advise
+from negotiation_rules._explain import python_firing
+from negotiation_rules._facts import derived_paths, effective_state
+from negotiation_rules._fields import state_fields, value_at
+from negotiation_rules._ruleset import PLACEHOLDER_RE, builtin_ruleset
+from negotiation_rules._state import EVENT_KINDS
 from negotiation_rules._vocabulary import label, words
-from negotiation_rules.explain import python_firing
-from negotiation_rules.facts import derived_paths, effective_state
-from negotiation_rules.fields import state_fields, value_at
-from negotiation_rules.ruleset import PLACEHOLDER_RE, builtin_ruleset
-from negotiation_rules.state import EVENT_KINDS
 from negotiation_rules.testing.strategies import states
 
 PHASES = ["preparation", "opening", "bargaining", "closing", "post_agreement"]
@@ -113,17 +113,15 @@ def test_a_condition_on_an_unknown_field_never_holds_whichever_operator_and_unkn
     probes = Ruleset.from_text(RULE_ON_UNKNOWN, "probes.yaml")
     nothing_known = advise({}, ruleset=probes, questions=0)
     assert set(nothing_known.tactics) == {"p.trust-unknown", "p.alt-unknown", "p.not-exists", "p.not-all"}
-    known = advise(
-        {"trust": "medium", "alternatives": 1, "bottom_line_set": False}, ruleset=probes, questions=0
-    )
+    known = advise({"trust": "medium", "alternatives": 1, "bottom_line_set": False}, ruleset=probes, questions=0)
     assert set(known.tactics) == {"p.ne", "p.not-in", "p.not", "p.not-all", "p.gte", "p.lt", "p.bool-ne"}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(states())
 def test_durable_rules_and_the_python_evaluator_agree_on_unknowns(state: NegotiationState) -> None:
-    from negotiation_rules.advisor import facts_for
-    from negotiation_rules.engine import engine_for
+    from negotiation_rules._advisor import facts_for
+    from negotiation_rules._engine import engine_for
 
     rules = builtin_ruleset()
     _, fact = facts_for(state, rules)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from negotiation_rules import RulesetError, advise, lint, load_ruleset
-from negotiation_rules.cli import main
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._cli import main
+from negotiation_rules._ruleset import builtin_ruleset
 
 HOUSE = """\
 ruleset: acme

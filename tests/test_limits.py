@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from negotiation_rules import NegotiationState, Ruleset, RulesetError, StateError, advise
-from negotiation_rules.cli import main
-from negotiation_rules.errors import did_you_mean
-from negotiation_rules.explain import explain
-from negotiation_rules.lint import lint
-from negotiation_rules.playbook import load_playbook, resolve_playbook
-from negotiation_rules.ruleset import MAX_SITUATION_LEVELS, load_ruleset
+from negotiation_rules._cli import main
+from negotiation_rules._errors import did_you_mean
+from negotiation_rules._explain import explain
+from negotiation_rules._lint import lint
+from negotiation_rules._playbook import load_playbook, resolve_playbook
+from negotiation_rules._ruleset import MAX_SITUATION_LEVELS, load_ruleset
 
 SOURCES = "sources: [{document: d, section: s}]"
 
@@ -46,7 +46,7 @@ def test_the_alternatives_of_a_condition_are_counted_before_they_are_expanded(mo
     def no_expansion(cond: object) -> None:
         raise AssertionError("expanded a condition with too many alternatives (16 s and 650 MB here)")
 
-    monkeypatch.setattr("negotiation_rules.compiler.dnf", no_expansion)
+    monkeypatch.setattr("negotiation_rules._compiler.dnf", no_expansion)
     small = ", ".join(f"{{alternatives: {i}}}" for i in range(256))
     large = ", ".join(f"{{alternatives: {i}}}" for i in range(300, 20_300))
     with pytest.raises(RulesetError, match="alternatives"):
@@ -183,7 +183,7 @@ def test_an_unexpected_error_in_a_command_is_still_one_line_and_exit_two(
     def boom(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("negotiation_rules.cli.advise", boom)
+    monkeypatch.setattr("negotiation_rules._cli.advise", boom)
     monkeypatch.setattr("sys.stdin", io.StringIO("{}"))
     assert main(["advise", "-"]) == 2
     assert capsys.readouterr().err.count("\n") == 1

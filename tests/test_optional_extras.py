@@ -15,8 +15,8 @@ HEAVY = ("pandas", "pyarrow", "numpy", "dask", "distributed")
 
 def test_importing_the_library_and_its_command_line_loads_no_dataframe_library() -> None:
     code = (
-        "import sys, negotiation_rules, negotiation_rules.cli, negotiation_rules.batch\n"
-        "negotiation_rules.cli.build_parser()\n"
+        "import sys, negotiation_rules, negotiation_rules._cli, negotiation_rules._batch\n"
+        "negotiation_rules._cli.build_parser()\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
@@ -34,7 +34,7 @@ def test_score_without_the_dask_extra_says_what_to_install() -> None:
     code = (
         "import sys\n"
         "sys.modules['dask'] = sys.modules['distributed'] = None  # as if the extra were not installed\n"
-        "from negotiation_rules.cli import main\n"
+        "from negotiation_rules._cli import main\n"
         "sys.exit(main(['score', 'in.parquet', 'out']))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -54,7 +54,7 @@ def test_an_installed_wheel_carries_and_finds_the_built_in_rulesets(tmp_path: Pa
         timeout=600,
     )
     code = (
-        "import negotiation_rules as n; from negotiation_rules.ruleset import builtin_ruleset_dir as d; "
+        "import negotiation_rules as n; from negotiation_rules._ruleset import builtin_ruleset_dir as d; "
         "print(d()); print(n.advise({'phase': 'preparation'}).tactics[0])"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}

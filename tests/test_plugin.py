@@ -4,8 +4,11 @@ worked example run exactly as written. Each test runs pytest on a fresh folder (
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import hypothesis  # noqa: F401  - loaded once here; each in-process pytester run would import it afresh
@@ -343,8 +346,8 @@ def test_the_ini_option_binds_the_advisor_fixture_to_the_project_rules(house: py
 
 
 def test_scenario_files_may_live_in_the_rule_folder_itself(house: pytest.Pytester) -> None:
-    from negotiation_rules.ruleset import SCENARIO_SUFFIX
-    from negotiation_rules.testing import plugin
+    import _negotiation_rules_pytestplugin as plugin
+    from negotiation_rules._ruleset import SCENARIO_SUFFIX
 
     assert plugin.SCENARIO_SUFFIX == SCENARIO_SUFFIX  # the files the plugin collects, load_ruleset() skips
     (house.path / "rules" / "house.scenarios.yaml").write_text(SCENARIOS, encoding="utf-8")
@@ -365,7 +368,7 @@ def test_rules_coverage_counts_every_evaluation_of_the_session_not_only_the_help
     house.makepyfile(
         test_plain="""
         from negotiation_rules import advise
-        from negotiation_rules.explain import explain
+        from negotiation_rules._explain import explain
 
         def test_plain_advise_counts():
             for _ in range(4):
@@ -475,7 +478,7 @@ def test_a_fail_under_outside_0_to_100_is_a_usage_error(pytester: pytest.Pyteste
 def test_this_project_gates_ci_on_full_coverage_of_the_built_in_rules() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert config["project"]["entry-points"]["pytest11"] == {"negotiation_rules": "negotiation_rules.testing.plugin"}
+    assert config["project"]["entry-points"]["pytest11"] == {"negotiation_rules": "_negotiation_rules_pytestplugin"}
     ini = config["tool"]["pytest"]["ini_options"]
     assert ini["addopts"].split() == ["-ra", "--rules-coverage"]  # a report always; the gate in the test command
     assert ini["negotiation_rules_coverage"] == ["rulesets"]
@@ -558,3 +561,35 @@ def test_the_docs_bad_scenario_file_gives_the_errors_the_page_shows(pytester: py
     assert result.ret == pytest.ExitCode.INTERRUPTED
     shown = doc_blocks("output")["typos"]
     assert shown in result.stdout.str() + "\n"
+
+
+def test_pytest_loads_the_plugin_without_importing_the_library() -> None:
+    code = (
+        "import sys, _negotiation_rules_pytestplugin; "
+        "print(sorted(m for m in sys.modules if 'negotiation_rules' in m or 'durable' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['_negotiation_rules_pytestplugin']"
+
+
+def test_a_broken_durable_rules_install_does_not_break_an_unrelated_test_suite(tmp_path: Path) -> None:
+    """The plugin is installed with the package, so it runs in every pytest: it must not need the C engine."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    engine = broken / "durable_rules_engine.py"
+    engine.write_text("raise ImportError('the C engine is broken here')\n", encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_other.py").write_text("def test_unrelated():\n    assert 1 + 1 == 2\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(broken), os.environ.get("PYTHONPATH", "")])}
+    probe = subprocess.run([sys.executable, "-c", "import negotiation_rules"], capture_output=True, text=True, env=env)
+    assert "the C engine is broken here" in probe.stderr  # the library itself really cannot load here
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout

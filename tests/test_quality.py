@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from negotiation_rules import NegotiationState
-from negotiation_rules.catalog import CATALOG
+from negotiation_rules._catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "benchmarks" / "quality.py"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from negotiation_rules import Playbook, Ruleset, RulesetError, advise, load_playbook
-from negotiation_rules.ranking import fit_factor
+from negotiation_rules._ranking import fit_factor
 
 TWO_RULES = """
 situations:

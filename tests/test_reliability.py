@@ -17,11 +17,11 @@ import durable_rules_engine as drl
 import pytest
 
 from negotiation_rules import EngineError, NegotiationState, Ruleset, StateError, advise
-from negotiation_rules import engine as engine_module
-from negotiation_rules.batch import advise_many
-from negotiation_rules.engine import Engine, _ShardEngine, engine_for, live_handles
-from negotiation_rules.examples import EXAMPLES
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules import _engine as engine_module
+from negotiation_rules._batch import advise_many
+from negotiation_rules._engine import Engine, _ShardEngine, engine_for, live_handles
+from negotiation_rules._examples import EXAMPLES
+from negotiation_rules._ruleset import builtin_ruleset
 
 STATES: list[NegotiationState] = [state for _, state in EXAMPLES.values()] + [
     NegotiationState(phase="opening", trust="low"),
@@ -257,8 +257,8 @@ MANY_THREADS = """
 import sys, threading
 sys.setswitchinterval(1e-6)
 from negotiation_rules import Ruleset, advise
-from negotiation_rules import engine
-from negotiation_rules.engine import MAX_SESSIONS, engine_for
+from negotiation_rules import _engine as engine
+from negotiation_rules._engine import MAX_SESSIONS, engine_for
 engine.SESSION_WAIT_SECONDS = 3600.0  # a loaded machine may be slow; what matters is no crash, no wrong answer
 rules = Ruleset.from_text(sys.stdin.read())
 want = advise({"deadlock": True}, ruleset=rules)

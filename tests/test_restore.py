@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from negotiation_rules import Negotiation, NegotiationRulesError, RulesetError, StateError
-from negotiation_rules.ruleset import load_ruleset
+from negotiation_rules._ruleset import load_ruleset
 
 RULES = (
     "rules:\n  - {id: c.one, tactic: c.one, move: m, rationale: r, when: {deadlock: true},"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from negotiation_rules import Ruleset, RulesetError, advise, load_ruleset
-from negotiation_rules.catalog import CATALOG
-from negotiation_rules.conditions import All, AnyOf, Count, Test
+from negotiation_rules._catalog import CATALOG
+from negotiation_rules._conditions import All, AnyOf, Count, Test
 
 from .conftest import rule_yaml
 

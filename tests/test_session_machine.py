@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from negotiation_rules import Event, Negotiation, StateError, advise
-from negotiation_rules.history import trends
+from negotiation_rules._history import trends
 from negotiation_rules.testing.strategies import events
 
 fields = st.sampled_from(

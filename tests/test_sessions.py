@@ -12,10 +12,10 @@ import durable_rules_engine as drl
 import pytest
 
 from negotiation_rules import Event, Negotiation, NegotiationState, StateError, advise
-from negotiation_rules.engine import engine_for
-from negotiation_rules.history import trends
-from negotiation_rules.playbook import builtin_playbooks
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules._engine import engine_for
+from negotiation_rules._history import trends
+from negotiation_rules._playbook import builtin_playbooks
+from negotiation_rules._ruleset import builtin_ruleset
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

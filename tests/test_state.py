@@ -7,8 +7,8 @@ import json
 import pytest
 
 from negotiation_rules import Counterpart, Event, NegotiationState, StateError, advise
-from negotiation_rules.facts import effective_state
-from negotiation_rules.state import MAX_HISTORY, parse_event, parse_state
+from negotiation_rules._facts import effective_state
+from negotiation_rules._state import MAX_HISTORY, parse_event, parse_state
 
 
 def test_an_empty_state_means_nothing_known_yet() -> None:

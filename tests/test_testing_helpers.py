@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from negotiation_rules import Advice, Playbook, Ruleset, advise
-from negotiation_rules.engine import Firing
-from negotiation_rules.explain import explain
-from negotiation_rules.observe import subscribe
+from negotiation_rules._explain import explain
+from negotiation_rules._firing import Firing, subscribe
 from negotiation_rules.testing import (
     Advisor,
     Expectation,
@@ -23,7 +22,7 @@ from negotiation_rules.testing import (
     assert_recommends,
     assert_set_aside,
 )
-from negotiation_rules.testing.coverage import RuleCoverage
+from negotiation_rules.testing._coverage import RuleCoverage
 
 CLAIMED = {"phase": "bargaining", "counterpart": {"authority": "claimed_higher"}}
 EXPERIENCED = {"phase": "bargaining", "counterpart": {"authority": "claimed_higher", "experience": "experienced"}}
@@ -241,7 +240,7 @@ def test_the_advisor_defaults_to_the_built_in_rulesets_and_loads_a_path(tmp_path
 
 def test_importing_the_helpers_and_the_plugin_does_not_need_hypothesis_and_the_strategies_still_work() -> None:
     code = (
-        "import sys; import negotiation_rules.testing, negotiation_rules.testing.plugin; "
+        "import sys; import negotiation_rules.testing, _negotiation_rules_pytestplugin; "
         "assert 'hypothesis' not in sys.modules, 'hypothesis imported'; "
         "import negotiation_rules.testing.strategies as s; from hypothesis import strategies as st; "
         "from negotiation_rules import NegotiationState; st.from_type(NegotiationState).example(); "

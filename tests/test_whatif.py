@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import NegotiationState, Ruleset, advise
-from negotiation_rules.explain import UnknownTacticError, explain
-from negotiation_rules.facts import effective_state
-from negotiation_rules.fields import value_at
-from negotiation_rules.ruleset import builtin_ruleset
+from negotiation_rules import NegotiationState, Ruleset, UnknownTacticError, advise
+from negotiation_rules._explain import explain
+from negotiation_rules._facts import effective_state
+from negotiation_rules._fields import value_at
+from negotiation_rules._ruleset import builtin_ruleset
+from negotiation_rules._whatif import SMALL_INTS, Solution, WhatIf, searchable_fields, what_if
 from negotiation_rules.testing.strategies import events, states
-from negotiation_rules.whatif import SMALL_INTS, Solution, WhatIf, searchable_fields, what_if
 from tests.conftest import rule_yaml
 
 

@@ -16,7 +16,7 @@ sees the fix without a debugger.
 A tactic id the ruleset does not know is a mistake in the test, not a passing "not
 recommended": it raises ``UnknownTacticError`` (a ``ValueError``) with a "did you mean".
 
-The pytest plugin (``negotiation_rules.testing.plugin``: scenario files, the ``advisor``
+The pytest plugin (``negotiation_rules.testing._plugin``: scenario files, the ``advisor``
 fixture, ``--rules-coverage``) and the hypothesis strategies
 (``negotiation_rules.testing.strategies``, needs hypothesis) build on this module; importing
 it needs neither pytest nor hypothesis.
@@ -29,13 +29,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..advice import Advice
-from ..advisor import PlaybookArg, RulesetArg, advise
-from ..errors import did_you_mean
-from ..explain import Explanation, UnknownTacticError, explain
-from ..playbook import Playbook, resolve_playbook
-from ..ruleset import Ruleset, resolve_ruleset
-from ..state import NegotiationState, parse_state
+from .._advice import Advice
+from .._advisor import PlaybookArg, RulesetArg, advise
+from .._errors import UnknownTacticError, did_you_mean
+from .._explain import Explanation, explain
+from .._playbook import Playbook, resolve_playbook
+from .._ruleset import Ruleset, resolve_ruleset
+from .._state import NegotiationState, parse_state
 
 __all__ = [
     "Advisor",

@@ -12,7 +12,7 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from ..state import EVENT_KINDS, Counterpart, Event, Issue, NegotiationState, Phase
+from .._state import EVENT_KINDS, Counterpart, Event, Issue, NegotiationState, Phase
 
 maybe_bool = st.none() | st.booleans()
 

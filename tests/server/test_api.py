@@ -22,9 +22,9 @@ needs_server_extra()
 import httpx  # noqa: E402
 
 from negotiation_rules import Negotiation, Ruleset, StateError, advise, explain, what_if  # noqa: E402
-from negotiation_rules.catalog import CATALOG  # noqa: E402
-from negotiation_rules.cli import schemas  # noqa: E402
-from negotiation_rules.ruleset import builtin_ruleset, builtin_ruleset_dir  # noqa: E402
+from negotiation_rules._catalog import CATALOG  # noqa: E402
+from negotiation_rules._cli import schemas  # noqa: E402
+from negotiation_rules._ruleset import builtin_ruleset, builtin_ruleset_dir  # noqa: E402
 
 STATES: list[dict[str, Any]] = [
     {"phase": "bargaining", "counterpart": {"authority": "claimed_higher", "experience": "experienced"}},
@@ -504,7 +504,7 @@ def test_the_page_is_served_with_its_files_and_loads_nothing_from_elsewhere(api:
 
 def test_serving_needs_nothing_of_the_server_in_the_core_import() -> None:
     code = (
-        "import sys, negotiation_rules, negotiation_rules.cli\n"
+        "import sys, negotiation_rules, negotiation_rules._cli\n"
         "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)

@@ -53,7 +53,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 
 from negotiation_rules import advise, explain, what_if  # noqa: E402
 from negotiation_rules._server import call_advise  # noqa: E402
-from negotiation_rules.state import parse_state  # noqa: E402
+from negotiation_rules._state import parse_state  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ def test_a_broken_rule_file_shows_its_finding_at_its_line(page: Page) -> None:
 
 def test_pasted_rules_join_the_advice(page: Page) -> None:
     from negotiation_rules import Ruleset
-    from negotiation_rules.ruleset import builtin_ruleset
+    from negotiation_rules._ruleset import builtin_ruleset
 
     page.select_option("#f-phase", "bargaining")
     page.fill("#rule-text", CUSTOM_RULES)

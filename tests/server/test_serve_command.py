@@ -9,7 +9,7 @@ import sys
 def test_serve_without_the_server_extra_names_the_install_command() -> None:
     code = (
         "import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None\n"
-        "from negotiation_rules.cli import main; sys.exit(main(['serve']))"
+        "from negotiation_rules._cli import main; sys.exit(main(['serve']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2

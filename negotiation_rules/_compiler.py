@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from .conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate, possibly
-from .errors import RulesetError
-from .fields import state_fields
-from .history import TREND_PREFIX
+from ._conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate, possibly
+from ._errors import RulesetError
+from ._fields import state_fields
+from ._history import TREND_PREFIX
 
 if TYPE_CHECKING:
-    from .ruleset import Ruleset
+    from ._ruleset import Ruleset
 
 #: Engine rules per shard (under the 64-entry match stack), and distinct tests per shard.
 MAX_RULES_PER_SHARD = 48

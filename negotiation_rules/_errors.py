@@ -1,9 +1,20 @@
-"""The library's errors: every mistake a user can make ends in one of these, with a location."""
+"""The library's errors: every mistake a user can make ends in one of these, with a location.
+
+The hierarchy (all exported from ``negotiation_rules``; docs/errors.md lists each code)::
+
+    NegotiationRulesError               every error this library raises on purpose
+    ├── StateError(ValueError)          a bad state or event; ``path`` names the field
+    ├── RulesetError(ValueError)        a bad rule, playbook or catalog file; ``file``, ``line``, ``rule_id``
+    ├── UnknownTacticError(ValueError)  explain/what-if/assert_* asked about a tactic no rule has
+    ├── ScenarioError(ValueError)       a bad ``*.scenarios.yaml`` file; ``problems`` lists every mistake
+    ├── ScoreError(ValueError)          ``negotiation-rules score`` cannot run as asked
+    └── EngineError(RuntimeError)       durable-rules refused or failed; wraps the engine's own error
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: Longest error message: a message quoting a huge input is cut in the middle.
 MAX_MESSAGE = 600
@@ -58,6 +69,22 @@ class RulesetError(NegotiationRulesError, ValueError):
 
 class EngineError(NegotiationRulesError, RuntimeError):
     """durable-rules refused or failed on something; wraps the engine's own error."""
+
+
+class UnknownTacticError(NegotiationRulesError, ValueError):
+    """The tactic or rule id is not in the ruleset."""
+
+
+class ScenarioError(NegotiationRulesError, ValueError):
+    """A scenario file is invalid; ``problems`` lists each mistake as ``file:line: case 'name': what``."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ScoreError(NegotiationRulesError, ValueError):
+    """``score`` cannot run as asked (no input, an output folder of another job ...); one line for the user."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

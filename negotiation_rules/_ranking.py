@@ -35,16 +35,16 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ._advice import Advice, Fact, Recommendation, SetAside, Source
 from ._basis import facts_of, support, unknown_fields
+from ._conditions import Condition, negate
+from ._facts import derived_paths
+from ._fields import value_at
+from ._firing import Firing
+from ._playbook import Playbook
+from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
+from ._state import NegotiationState
 from ._vocabulary import about, label, source_title
-from .advice import Advice, Fact, Recommendation, SetAside, Source
-from .conditions import Condition, negate
-from .engine import Firing
-from .facts import derived_paths
-from .fields import value_at
-from .playbook import Playbook
-from .ruleset import PLACEHOLDER_RE, Rule, Ruleset
-from .state import NegotiationState
 
 
 def fit_factor(specificity: int) -> float:
@@ -274,7 +274,7 @@ def rank(
     ``fact`` the flat fact the engine read; both default to what ``state`` alone gives.
     """
     if fact is None:
-        from .facts import build_fact
+        from ._facts import build_fact
 
         fact = build_fact(state, ruleset.compiled().counts)
     basis = _Basis(ruleset, given if given is not None else state, state, fact, firing)

@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._advice import Advice
+from ._engine import engine_for
+from ._facts import effective_state
+from ._firing import Firing
+from ._history import trends as history_trends
+from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask
-from .advice import Advice
-from .engine import Firing, engine_for
-from .facts import effective_state
-from .history import trends as history_trends
-from .playbook import Playbook, resolve_playbook
-from .ranking import rank, ranked_tactics
-from .ruleset import Ruleset, resolve_ruleset
-from .state import NegotiationState, parse_state
+from ._ranking import rank, ranked_tactics
+from ._ruleset import Ruleset, resolve_ruleset
+from ._state import NegotiationState, parse_state
 
 #: A Ruleset, a rule file or folder, a list of them (``"builtin"`` stands for the built-in rules), or None.
 RulesetArg = Ruleset | str | Path | list[str | Path] | tuple[str | Path, ...] | None

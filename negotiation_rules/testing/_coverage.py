@@ -1,6 +1,6 @@
 """Rule coverage: how often each rule fired, was set aside or never matched, over every evaluation watched.
 
-    from negotiation_rules.testing.coverage import RuleCoverage
+    from negotiation_rules.testing._coverage import RuleCoverage
 
     with RuleCoverage() as coverage:
         ...  # anything that calls advise(), explain(), the CLI ...
@@ -8,7 +8,7 @@
     print(report.format())
     assert report.share == 100.0
 
-It counts through ``negotiation_rules.observe``, so it sees every evaluation in the process,
+It counts through ``negotiation_rules._firing``, so it sees every evaluation in the process,
 not only those made through the test helpers. A rule is identified by its file and id, so
 the same rule files loaded twice (``advise(state, ruleset="rules/")`` and a fixture's
 ``load_ruleset("rules")``) count as one set of rules. This is what ``pytest --rules-coverage``
@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from ..engine import Firing
-from ..errors import RulesetError
-from ..observe import subscribe
-from ..ruleset import Ruleset, load_ruleset
+from .._errors import RulesetError
+from .._firing import Firing, subscribe
+from .._ruleset import Ruleset, load_ruleset
 
 RuleKey = tuple[str, str]  # (rule file, resolved when it exists; rule id)
 

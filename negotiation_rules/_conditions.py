@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .errors import RulesetError, did_you_mean
-from .fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
-from .history import TREND_PREFIX, TRENDS
-from .yamlsafe import LineDict, line_of
+from ._errors import RulesetError, did_you_mean
+from ._fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
+from ._history import TREND_PREFIX, TRENDS
+from ._yaml import LineDict, line_of
 
 Scalar = str | int | float | bool
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .state import Event, Issue, NegotiationState
+from ._state import Event, Issue, NegotiationState
 
 Kind = Literal["enum", "bool", "int", "float", "str", "list"]
 

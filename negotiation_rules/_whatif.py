@@ -33,16 +33,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .advice import Advice
-from .advisor import PlaybookArg, RulesetArg, advise
-from .conditions import Condition, Count, Test, evaluate, leaves
-from .explain import find_rules
-from .facts import effective_state
-from .fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
-from .playbook import Playbook, resolve_playbook
-from .ranking import rule_score
-from .ruleset import Rule, Ruleset, Situation, resolve_ruleset
-from .state import NegotiationState, parse_state
+from ._advice import Advice
+from ._advisor import PlaybookArg, RulesetArg, advise
+from ._conditions import Condition, Count, Test, evaluate, leaves
+from ._explain import find_rules
+from ._facts import effective_state
+from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
+from ._playbook import Playbook, resolve_playbook
+from ._ranking import rule_score
+from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
+from ._state import NegotiationState, parse_state
 
 Goal = Literal["recommended", "first"]
 GOALS: tuple[Goal, ...] = ("recommended", "first")

@@ -6,10 +6,10 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test, negate
-from .fields import state_fields, value_at
-from .history import TRENDS
-from .state import NegotiationState
+from ._conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test, negate
+from ._fields import state_fields, value_at
+from ._history import TRENDS
+from ._state import NegotiationState
 
 
 def effective_state(state: NegotiationState) -> NegotiationState:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import RulesetError
+from ._errors import RulesetError
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 40

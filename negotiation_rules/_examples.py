@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .state import Counterpart, Event, Issue, NegotiationState
+from ._state import Counterpart, Event, Issue, NegotiationState
 
 EXAMPLES: dict[str, tuple[str, NegotiationState]] = {
     "preparation": (

@@ -14,13 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from .conditions import Condition, ConditionParser, situations_named, specificity
-from .errors import RulesetError, did_you_mean
-from .fields import state_fields
-from .yamlsafe import MAX_FILE_BYTES, LineDict, LineList, line_of, load_yaml
+from ._conditions import Condition, ConditionParser, situations_named, specificity
+from ._errors import RulesetError, did_you_mean
+from ._fields import state_fields
+from ._yaml import MAX_FILE_BYTES, LineDict, LineList, line_of, load_yaml
 
 if TYPE_CHECKING:
-    from .compiler import CompiledRuleset
+    from ._compiler import CompiledRuleset
 
 RULE_KEYS = (
     "id",
@@ -185,7 +185,7 @@ class Ruleset:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
-                    from .compiler import compile_ruleset
+                    from ._compiler import compile_ruleset
 
                     self._compiled = compile_ruleset(self)
         return self._compiled
@@ -436,7 +436,7 @@ def _tactic(file: str, item: LineDict) -> DeclaredTactic:
 
 
 def _check_declared(declared: Sequence[DeclaredTactic]) -> None:
-    from .catalog import CATALOG
+    from ._catalog import CATALOG
 
     seen: dict[str, DeclaredTactic] = {}
     for tactic in declared:
@@ -460,7 +460,7 @@ def _check_declared(declared: Sequence[DeclaredTactic]) -> None:
 
 def _loaded(ruleset: Ruleset) -> Ruleset:
     """Load the ruleset into durable-rules now, so a rule the engine refuses fails at load time."""
-    from .engine import engine_for
+    from ._engine import engine_for
 
     engine_for(ruleset)
     return ruleset

@@ -3,7 +3,7 @@
 Installed with the package, so nothing needs to be enabled:
 
 - every ``*.scenarios.yaml`` file pytest comes across is collected; each case is a test item
-  named by its ``name`` (see ``negotiation_rules.testing.scenarios`` for the format). A bad
+  named by its ``name`` (see ``negotiation_rules.testing._scenarios`` for the format). A bad
   file is one collection error listing each problem with file and line; a failing case
   reports what was expected, the ranked advice and the why / why-not, without a traceback.
 - ini ``negotiation_rules_rulesets``: the project's rule file or folder (relative to the
@@ -31,9 +31,9 @@ import pytest
 if TYPE_CHECKING:  # the library is imported when first needed, not when pytest loads its plugins
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
-    from . import Advisor
-    from .coverage import CoverageReport, RuleCoverage
-    from .scenarios import Scenario
+    from negotiation_rules.testing import Advisor
+    from negotiation_rules.testing._coverage import CoverageReport, RuleCoverage
+    from negotiation_rules.testing._scenarios import Scenario
 
 SCENARIO_SUFFIX = ".scenarios.yaml"  # the same suffix load_ruleset() skips in a rule folder
 RULESETS_INI = "negotiation_rules_rulesets"
@@ -99,7 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     value = str(config.getini(RULESETS_INI) or "").strip()
     default: Path | list[str | Path] | None = None
     if value:
-        from ..ruleset import BUILTIN, builtin_ruleset_dir
+        from negotiation_rules._ruleset import BUILTIN, builtin_ruleset_dir
 
         paths: list[Path] = []
         for word in value.split():  # several paths load together; "builtin" is the built-in rules
@@ -118,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if fail_under is not None and not 0 <= fail_under <= 100:
         raise pytest.UsageError(f"--rules-coverage-fail-under takes a percentage from 0 to 100, got {fail_under:g}")
     scope = _scope(config, default)
-    from .coverage import RuleCoverage
+    from negotiation_rules.testing._coverage import RuleCoverage
 
     coverage = RuleCoverage()
     coverage.start()  # before collection: a test module may advise() at import time
@@ -170,7 +170,7 @@ class ScenarioFile(pytest.File):
     """A ``*.scenarios.yaml`` file: read and checked completely at collection, one item per case."""
 
     def collect(self) -> list[ScenarioItem]:
-        from .scenarios import load_scenarios
+        from negotiation_rules.testing._scenarios import load_scenarios
 
         scenarios = load_scenarios(
             self.path,
@@ -184,7 +184,7 @@ class ScenarioFile(pytest.File):
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | TerminalRepr:
         """A bad scenario file shows its problems (file:line: what), not a traceback into the plugin."""
-        from .scenarios import ScenarioError
+        from negotiation_rules import ScenarioError
 
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
@@ -221,7 +221,7 @@ def advisor(pytestconfig: pytest.Config) -> Advisor:
     ``advisor(state, top=3)`` returns the Advice; ``advisor.ruleset`` is the Ruleset;
     ``advisor.assert_recommends(state, tactic)`` and the other helpers use that ruleset.
     """
-    from . import Advisor
+    from negotiation_rules.testing import Advisor
 
     return Advisor(pytestconfig.stash[_default_key])
 

@@ -50,8 +50,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .catalog import CATALOG
-from .conditions import (
+from ._catalog import CATALOG
+from ._conditions import (
     OPERATOR_WORDS,
     ORDER_OPS,
     All,
@@ -67,10 +67,10 @@ from .conditions import (
     negate,
     possibly,
 )
-from .errors import NegotiationRulesError, RulesetError
-from .fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
-from .history import TREND_PREFIX, TRENDS
-from .ruleset import (
+from ._errors import NegotiationRulesError, RulesetError
+from ._fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
+from ._history import TREND_PREFIX, TRENDS
+from ._ruleset import (
     BUILTIN,
     FILE_KEYS,
     MAX_SITUATION_LEVELS,
@@ -89,8 +89,8 @@ from .ruleset import (
     builtin_situations_named,
     load_ruleset,
 )
-from .state import NegotiationState
-from .yamlsafe import LineDict, LineList, line_of, load_yaml
+from ._state import NegotiationState
+from ._yaml import LineDict, LineList, line_of, load_yaml
 
 Severity = Literal["error", "warning", "info"]
 PathLike = str | Path
@@ -348,7 +348,7 @@ def lint_ruleset(ruleset: Ruleset, *, builtin: bool | None = None, compile_check
 
 
 def _engine_findings(ruleset: Ruleset) -> list[Finding]:
-    from .compiler import compile_ruleset
+    from ._compiler import compile_ruleset
 
     try:
         compile_ruleset(ruleset)

@@ -17,19 +17,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from .advisor import PlaybookArg, RulesetArg, facts_for, fire
-from .conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate, possibly
-from .engine import Firing
-from .errors import NegotiationRulesError, did_you_mean
-from .fields import SITUATION_PREFIX
-from .playbook import resolve_playbook
-from .ranking import fit_factor, rank
-from .ruleset import Rule, Ruleset, Situation, resolve_ruleset
-from .state import NegotiationState, parse_state
-
-
-class UnknownTacticError(NegotiationRulesError, ValueError):
-    """The tactic or rule id is not in the ruleset."""
+from ._advisor import PlaybookArg, RulesetArg, facts_for, fire
+from ._conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate, possibly
+from ._errors import UnknownTacticError, did_you_mean
+from ._fields import SITUATION_PREFIX
+from ._firing import Firing
+from ._playbook import resolve_playbook
+from ._ranking import fit_factor, rank
+from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
+from ._state import NegotiationState, parse_state
 
 
 class Reason(BaseModel):

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .state import Event
+from ._state import Event
 
 TREND_PREFIX = "trend."
 

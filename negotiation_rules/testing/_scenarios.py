@@ -24,15 +24,15 @@ The pytest plugin turns each case into a test item; ``Scenario.run()`` works wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..advice import Advice
-from ..errors import NegotiationRulesError, RulesetError, StateError, did_you_mean
-from ..playbook import Playbook, load_playbook, resolve_playbook
-from ..ruleset import (
+from .._advice import Advice
+from .._errors import RulesetError, ScenarioError, StateError, did_you_mean
+from .._playbook import Playbook, load_playbook, resolve_playbook
+from .._ruleset import (
     BUILTIN,
     SCENARIO_SUFFIX,
     Ruleset,
@@ -41,8 +41,8 @@ from ..ruleset import (
     load_ruleset,
     resolve_ruleset,
 )
-from ..state import NegotiationState, parse_state
-from ..yamlsafe import LineDict, LineList, line_of, load_yaml
+from .._state import NegotiationState, parse_state
+from .._yaml import LineDict, LineList, line_of, load_yaml
 from . import Expectation, check, unknown_tactic_hint
 
 __all__ = ["SCENARIO_SUFFIX", "Scenario", "ScenarioError", "load_scenarios"]
@@ -63,14 +63,6 @@ CASE_KEYS = (
 )
 EXPECTATION_KEYS = ("recommends", "first", "not_recommends", "set_aside", "ranks_before")
 SET_ASIDE_KEYS = ("tactic", "reason_contains")
-
-
-class ScenarioError(NegotiationRulesError, ValueError):
-    """A scenario file is invalid; ``problems`` lists each mistake as ``file:line: case 'name': what``."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .conditions import Count
-from .errors import StateError
-from .fields import state_fields
-from .history import TRENDS
+from ._conditions import Count
+from ._errors import StateError
+from ._fields import state_fields
+from ._history import TRENDS
 
 #: Whole numbers beyond this are not compared exactly by durable-rules (it reads numbers as doubles).
 MAX_NUMBER = 2**53

@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import StateError, did_you_mean
+from ._errors import StateError, did_you_mean
 
 Phase = Literal["preparation", "opening", "bargaining", "closing", "post_agreement"]
 Side = Literal["buyer", "seller", "unknown"]
@@ -44,9 +44,7 @@ MAX_INPUT_BYTES = 5_000_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
 
 
 class Counterpart(_Model):

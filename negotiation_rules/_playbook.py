@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import RulesetError, did_you_mean
-from .yamlsafe import MAX_FILE_BYTES, LineDict, load_yaml
+from ._errors import RulesetError, did_you_mean
+from ._yaml import MAX_FILE_BYTES, LineDict, load_yaml
 
 
 class Playbook(BaseModel):
@@ -84,7 +84,7 @@ def load_playbook(path: str | Path) -> Playbook:
 
 def builtin_playbooks() -> dict[str, Path]:
     """The example playbooks shipped in ``rulesets/playbooks/``, by name."""
-    from .ruleset import builtin_ruleset_dir
+    from ._ruleset import builtin_ruleset_dir
 
     folder = builtin_ruleset_dir() / "playbooks"
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}

@@ -24,14 +24,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .advice import Advice
-from .advisor import PlaybookArg, RulesetArg, advice_for, check_top
-from .errors import RulesetError, StateError
-from .factcheck import excerpt
-from .history import trends as history_trends
-from .playbook import Playbook, resolve_playbook
-from .ruleset import MAX_FILES, PathLike, Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
-from .state import MAX_HISTORY, Event, NegotiationState, parse_event, parse_state, state_error_from
+from ._advice import Advice
+from ._advisor import PlaybookArg, RulesetArg, advice_for, check_top
+from ._errors import RulesetError, StateError
+from ._factcheck import excerpt
+from ._history import trends as history_trends
+from ._playbook import Playbook, resolve_playbook
+from ._ruleset import MAX_FILES, PathLike, Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
+from ._state import MAX_HISTORY, Event, NegotiationState, parse_event, parse_state, state_error_from
 
 FORMAT = "negotiation-rules/session"
 VERSION = 1

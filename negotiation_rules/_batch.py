@@ -31,15 +31,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._advice import Advice
+from ._advisor import PlaybookArg, RulesetArg, check_top, facts_for
+from ._engine import engine_for
+from ._errors import EngineError, StateError
+from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask
-from .advice import Advice
-from .advisor import PlaybookArg, RulesetArg, check_top, facts_for
-from .engine import engine_for
-from .errors import EngineError, StateError
-from .playbook import Playbook, resolve_playbook
-from .ranking import rank, ranked_tactics, trusted
-from .ruleset import Ruleset, builtin_ruleset, resolve_ruleset
-from .state import NegotiationState, parse_state
+from ._ranking import rank, ranked_tactics, trusted
+from ._ruleset import Ruleset, builtin_ruleset, resolve_ruleset
+from ._state import NegotiationState, parse_state
 
 __all__ = ["CHUNK", "MIN_PARALLEL", "advise_many"]
 
@@ -87,9 +87,7 @@ def advise_many(
     workers = min(workers, _cores() - 1)  # this process needs a core of its own to pack and unpack
     with collector_paused():
         if workers > 1 and len(items) >= MIN_PARALLEL:
-            return _in_processes(
-                items, _ruleset_spec(ruleset, rules), rules, policy, (limit, asked), workers, progress
-            )
+            return _in_processes(items, _ruleset_spec(ruleset, rules), rules, policy, (limit, asked), workers, progress)
         out: list[Advice] = []
         for start in range(0, len(items), CHUNK):
             out += _advise_chunk(items[start : start + CHUNK], start, rules, policy, limit, asked)
@@ -209,7 +207,7 @@ def _worker_ruleset() -> Ruleset:
     return rules
 
 
-_MODEL = "negotiation_rules.batch:model"
+_MODEL = "negotiation_rules._batch:model"
 
 
 def _plain(value: Any) -> Any:

@@ -55,16 +55,16 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import durable_rules_engine as _drl
 
-from .compiler import STAGE_TAG, CompiledRuleset, EngineRule, Pins, Shard
-from .errors import EngineError, RulesetError
-from .factcheck import FactCheck
-from .facts import FactBuilder
-from .ruleset import Ruleset
+from ._compiler import STAGE_TAG, CompiledRuleset, EngineRule, Pins, Shard
+from ._errors import EngineError, RulesetError
+from ._factcheck import FactCheck
+from ._facts import FactBuilder
+from ._firing import Firing, notify, observed
+from ._ruleset import Ruleset
 
 _sids = itertools.count(1)
 _names = itertools.count(1)
@@ -84,20 +84,6 @@ _RECONCILE_EVERY = 0.05
 _live_handles: set[int] = set()
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
-
-
-@dataclass(frozen=True)
-class Firing:
-    """What durable-rules concluded for one state: situations derived, rules matched, rules blocked.
-
-    ``doubtful``: rules (with ``unless_unknown: set_aside``) whose unless could still hold once
-    the unknown facts it reads are known.
-    """
-
-    situations: frozenset[str]
-    matched: frozenset[str]
-    blocked: frozenset[str]
-    doubtful: frozenset[str] = frozenset()
 
 
 def encode_value(value: Any) -> str:
@@ -598,10 +584,8 @@ class Engine:
             result = self._run(fact, frags)
             if cache is not None:
                 cache.put(key, result)
-        ruleset = self._ruleset() if _observers else None
-        for observer in list(_observers):
-            with contextlib.suppress(Exception):  # an observer must never break advice
-                observer(ruleset, result)  # type: ignore[arg-type]
+        if observed():
+            notify(self._ruleset(), result)
         return result
 
     def _select(self, level: int, values: Mapping[str, Any]) -> list[_ShardEngine]:
@@ -708,11 +692,10 @@ class Engine:
                 if cache is not None:
                     cache.put(keys[i], firing)
         done = [r for r in results if r is not None]
-        ruleset = self._ruleset() if _observers and observe else None
-        for result in done if observe else ():  # hypothetical states (questions) are not observed
-            for observer in list(_observers):
-                with contextlib.suppress(Exception):  # an observer must never break advice
-                    observer(ruleset, result)  # type: ignore[arg-type]
+        if observe and observed():  # hypothetical states (questions) are not observed
+            ruleset = self._ruleset()
+            for result in done:
+                notify(ruleset, result)
         return done
 
     def _batch(self, sid: str) -> tuple[tuple[tuple[str, str], ...], ...]:
@@ -818,7 +801,6 @@ class Engine:
 _engines: weakref.WeakKeyDictionary[Ruleset, Engine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()
 _all_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
-_observers: list[Callable[[Ruleset, Firing], None]] = []
 _cache_size = 0
 
 

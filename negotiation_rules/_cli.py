@@ -23,21 +23,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ._advice import Advice, Fact
+from ._advisor import advise
+from ._catalog import CATALOG, catalog_markdown
+from ._errors import NegotiationRulesError
+from ._examples import EXAMPLES
+from ._explain import Explanation, explain, show
+from ._lint import CODES, Finding, lint
+from ._ruleset import builtin_ruleset
 from ._score import DESCRIPTION as SCORE_HELP
 from ._score import EXAMPLES as SCORE_EXAMPLES
 from ._score import add_score_options, cmd_score
 from ._server_cli import MissingExtra, add_serve_options, run_serve
+from ._state import MAX_INPUT_BYTES, NegotiationState, parse_state
 from ._vocabulary import label as plain_words
-from .advice import Advice, Fact
-from .advisor import advise
-from .catalog import CATALOG, catalog_markdown
-from .errors import NegotiationRulesError
-from .examples import EXAMPLES
-from .explain import Explanation, explain, show
-from .lint import CODES, Finding, lint
-from .ruleset import builtin_ruleset
-from .state import MAX_INPUT_BYTES, NegotiationState, parse_state
-from .whatif import GOALS, MAX_CHANGES, WhatIf, what_if
+from ._whatif import GOALS, MAX_CHANGES, WhatIf, what_if
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 #: The shell's status for a command whose reader closed the pipe (128 + SIGPIPE).
@@ -382,8 +382,8 @@ def cmd_tactics(args: argparse.Namespace) -> int:
 
 def schemas() -> dict[str, dict[str, Any]]:
     """JSON Schemas of the input and of every command's ``--json`` output."""
-    from .explain import Explanation as ExplanationModel
-    from .whatif import WhatIf as WhatIfModel
+    from ._explain import Explanation as ExplanationModel
+    from ._whatif import WhatIf as WhatIfModel
 
     return {
         "state": NegotiationState.model_json_schema(),
