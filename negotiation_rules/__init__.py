@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from importlib import metadata as _metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
 from ._advisor import advise
@@ -73,6 +73,12 @@ try:
     __version__ = _metadata.version("negotiation-rules")
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+if TYPE_CHECKING:  # for type checkers and the API reference; at run time they load on first use
+    from ._dask import advise_dask as advise_dask
+    from ._dask import score as score
+    from ._frames import advise_frame as advise_frame
+    from ._frames import frame_states as frame_states
 
 #: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
 #: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
