@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,7 +87,9 @@ class ServerConfig:
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A request body: unknown keys rejected and no coercion ("3" is not a number, true is not a count)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 _RULESET_FIELD = Field(
@@ -163,6 +165,11 @@ class SavedNegotiation(_In):
     state: NegotiationState = Field(default_factory=NegotiationState)
     ruleset: SavedRuleset = Field(default_factory=lambda: SavedRuleset(kind="builtin"))
     playbook: Playbook | None = None
+
+    @field_serializer("state")
+    def _given_only(self, state: NegotiationState) -> dict[str, Any]:
+        """Only what was given: a default written out would come back as a stated fact next time."""
+        return state.model_dump(mode="json", exclude_unset=True)
 
 
 class NegotiationRequest(_In):
@@ -777,7 +784,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         if saved.ruleset.kind == "files":
             raise ApiProblem(
                 422,
-                "ruleset-error",
+                "state-error",
                 "negotiation.ruleset: a saved negotiation that names rule files is not accepted from a client; "
                 "name a ruleset of this server instead",
                 error="StateError",
@@ -920,8 +927,18 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
 def config_from_env(**overrides: Any) -> ServerConfig:
     """Settings with the API key read from ``NEGOTIATION_RULES_API_KEY`` unless given."""
-    key = overrides.pop("api_key", None) or os.environ.get(API_KEY_ENV) or None
+    key = overrides.pop("api_key", None) or api_key_from_env(API_KEY_ENV)
     return ServerConfig(api_key=key, **overrides)
+
+
+def api_key_from_env(name: str) -> str | None:
+    """The API key in variable ``name``; None when unset, ValueError when set but blank (a failed secret lookup)."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError(f"{name} is set but empty: refusing to serve without the API key it was meant to hold")
+    return value
 
 
 def serve(config: ServerConfig) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,7 +72,11 @@ def run_serve(args: argparse.Namespace) -> int:
         from . import _server
     except ImportError as exc:
         raise MissingExtra(f"serve needs the server extra ({exc.name} is missing): {INSTALL_HINT}") from None
-    key = os.environ.get(args.api_key_env) or None
+    try:
+        key = _server.api_key_from_env(args.api_key_env)
+    except ValueError as exc:
+        sys.stderr.write(f"negotiation-rules: error: {exc}\n")
+        return 2
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

@@ -185,8 +185,29 @@ def test_a_saved_negotiation_naming_files_is_refused_without_reading_them(api: h
     saved = json.loads(Negotiation({"phase": "bargaining"}).to_json())
     saved["ruleset"] = {"kind": "files", "files": [str(builtin_ruleset_dir() / "authority.yaml")]}
     response = api.post("/v1/negotiation", json={"negotiation": saved})
-    body = assert_problem(response, 422, path="negotiation.ruleset")
+    body = assert_problem(response, 422, code="state-error", error="StateError", path="negotiation.ruleset")
     assert "not accepted from a client" in body["detail"]
+
+
+def test_a_kept_negotiation_holds_only_what_was_given_so_defaults_never_come_back_as_facts(
+    api: httpx.Client,
+) -> None:
+    saved = json.loads(Negotiation({"phase": "bargaining"}).to_json())
+    first = api.post("/v1/negotiation", json={"negotiation": saved, "record": [{"kind": "deadlock", "by": "them"}]})
+    assert first.status_code == 200, first.text
+    kept = first.json()["negotiation"]["state"]
+    assert set(kept) == {"phase", "history"}  # trust, relationship, deadlock ... stay unknown / unstated
+    again = api.post("/v1/negotiation", json={"negotiation": first.json()["negotiation"]})
+    assert again.json()["advice"] == first.json()["advice"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [({"questions": True}, "questions"), ({"questions": "3"}, "questions"), ({"top": True}, "top")],
+)
+def test_request_options_are_not_coerced(api: httpx.Client, body: dict[str, Any], path: str) -> None:
+    assert_problem(api.post("/v1/advise", json=body), 422)
+    assert_problem(api.post("/v1/negotiation", json=body), 422)
 
 
 # -- rule text ---------------------------------------------------------------------------------
@@ -343,6 +364,8 @@ def test_a_path_is_never_a_ruleset_or_playbook_name(strict_api: httpx.Client, na
 def test_the_api_key_is_required_when_the_operator_set_one(strict: Running) -> None:
     with strict.client() as anonymous:
         assert anonymous.get("/v1/health").status_code == 200
+        assert anonymous.get("/v1/schemas/state").status_code == 200  # shapes, never data: public by design
+        assert anonymous.get("/v1/openapi.json").status_code == 200
         response = anonymous.post("/v1/advise", json={"state": {}})
         assert_problem(response, 401, code="unauthorized")
         assert response.headers["www-authenticate"].startswith("Bearer")

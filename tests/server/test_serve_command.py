@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,20 @@ def test_serve_refuses_a_folder_that_does_not_exist() -> None:
     )
     assert out.returncode == 2
     assert "no such folder: /no/such/folder" in out.stderr
+
+
+def test_serve_refuses_an_api_key_variable_that_is_set_but_empty() -> None:
+    """An empty secret (a failed lookup in a deployment) must not silently turn authentication off."""
+    env = {**os.environ, "NEGOTIATION_RULES_API_KEY": "  "}
+    out = subprocess.run(
+        [sys.executable, "-m", "negotiation_rules", "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "negotiation-rules: error: NEGOTIATION_RULES_API_KEY is set but empty: "
+        "refusing to serve without the API key it was meant to hold"
+    )
