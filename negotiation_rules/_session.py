@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,19 @@ class Negotiation:
             self._trends = None
 
     def update(self, **fields: Any) -> None:
-        """Change state fields other than the history (``phase="closing"``, ``trust="low"`` ...)."""
+        """Change state fields other than the history (``phase="closing"``, ``trust="low"`` ...).
+
+        ``counterpart={...}`` as a dict changes only the keys it names (the rest of what is known
+        about them stays); a ``Counterpart`` object, or any other field, replaces the value whole.
+        """
         if "history" in fields:
             raise StateError("use record() to add events", "history")
         with self._lock:
             self._check_open()
             data = self._state.model_dump(exclude_unset=True)  # what was never given stays unknown
+            known = data.get("counterpart")
+            if isinstance(fields.get("counterpart"), Mapping) and isinstance(known, dict):
+                fields = {**fields, "counterpart": {**known, **fields["counterpart"]}}
             data.update(fields)
             try:
                 self._state = NegotiationState.model_validate(data)

@@ -253,3 +253,20 @@ def test_trends_follow_the_order_of_the_moves() -> None:
     assert not trends(h("u", "t", "u"))["concessions_unanswered"]
     assert trends(h("t", "u", "u"))["concessions_unanswered"]
     assert trends(h("u", "u"))["our_concessions_not_shrinking"]  # equal steps are not shrinking
+
+
+def test_updating_the_counterpart_with_a_dict_keeps_what_is_already_known_about_them() -> None:
+    n = Negotiation({"phase": "bargaining", "counterpart": {"authority": "claimed_higher", "experience": "novice"}})
+    n.update(counterpart={"experience": "experienced"})
+    assert n.state.counterpart.authority == "claimed_higher"  # still known: not reset to unknown
+    assert n.state.counterpart.experience == "experienced"
+    assert n.state.counterpart.model_fields_set == {"authority", "experience"}  # nothing else became stated
+
+
+def test_updating_the_counterpart_with_an_object_replaces_it_whole() -> None:
+    from negotiation_rules import Counterpart
+
+    n = Negotiation({"counterpart": {"authority": "claimed_higher"}})
+    n.update(counterpart=Counterpart(experience="experienced"))
+    assert n.state.counterpart.authority == "unknown"
+    assert n.state.counterpart.experience == "experienced"
