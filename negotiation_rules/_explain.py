@@ -24,6 +24,7 @@ from ._fields import SITUATION_PREFIX
 from ._firing import Firing
 from ._playbook import resolve_playbook
 from ._ranking import fit_factor, rank
+from ._render import explanation_blocks, show, to_text
 from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
 from ._state import NegotiationState, parse_state
 
@@ -124,7 +125,8 @@ class Explanation(BaseModel):
         return [reason for r in self.rules for reason in r.because]
 
     def __str__(self) -> str:
-        return format_explanation(self)
+        """The verdict, then every rule's conditions with [x]/[ ] (``_render.explanation_blocks``)."""
+        return to_text(explanation_blocks(self))
 
 
 def python_firing(ruleset: Ruleset, fact: dict[str, Any]) -> Firing:
@@ -358,41 +360,3 @@ def explain(
     ]
     summary = "not matched: " + ("; ".join(parts) if parts else "no rule's conditions held")
     return Explanation(tactic=tactic, verdict="not_matched", summary=summary, rules=explained)
-
-
-def show(value: Any) -> str:
-    """A value as the explanation prints it (``true``/``false`` for booleans, ``unknown`` stays as is)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "unknown"
-    return str(value)
-
-
-def _check_lines(checks: list[ConditionCheck], indent: str, against: bool) -> list[str]:
-    """Condition lines with [x]/[ ]; a situation test that went ``against`` the rule also shows its because."""
-    lines = []
-    for c in checks:
-        actual = f"   (actual: {show(c.actual)})" if c.path is not None else ""
-        lines.append(f"{indent}{'  ' * c.depth}[{'x' if c.held else ' '}] {c.text}{actual}")
-        if c.because and c.held is against:
-            for reason in c.because:
-                if reason.via and reason.path.startswith(SITUATION_PREFIX):
-                    continue
-                lines.append(f"{indent}{'  ' * c.depth}      because {reason.plain()}")
-    return lines
-
-
-def format_explanation(expl: Explanation) -> str:
-    """The explanation as readable text: verdict first, then every rule's conditions with [x]/[ ]."""
-    lines = [f"{expl.tactic}: {expl.summary}"]
-    if expl.score_formula:
-        lines.append(f"  score: {expl.score_formula}")
-    for rule in expl.rules:
-        lines.append(f"  rule {rule.rule_id} ({rule.file}:{rule.line}): {rule.status}")
-        lines.append("    when:")
-        lines += _check_lines(rule.when, "      ", against=False)
-        if rule.unless:
-            lines.append(f"    unless ({rule.unless_reason}):")
-            lines += _check_lines(rule.unless, "      ", against=True)
-    return "\n".join(lines)

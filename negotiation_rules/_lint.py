@@ -70,6 +70,7 @@ from ._conditions import (
 from ._errors import NegotiationRulesError, RulesetError
 from ._fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
+from ._render import finding_text
 from ._ruleset import (
     BUILTIN,
     FILE_KEYS,
@@ -156,9 +157,8 @@ class Finding(BaseModel):
         return line or None
 
     def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line is not None else "")
-        who = f" {self.kind} '{self.rule_id}':" if self.rule_id else ""
-        return f"{where}: {self.severity} [{self.code}]{who} {self.message}"
+        """``file:line: severity [code] rule 'id': message`` (``_render.finding_text``)."""
+        return finding_text(self)
 
 
 def from_error(exc: RulesetError) -> Finding:

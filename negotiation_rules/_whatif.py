@@ -41,6 +41,7 @@ from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
 from ._playbook import Playbook, resolve_playbook
 from ._ranking import rule_score
+from ._render import plural, show, to_text, what_if_blocks
 from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
 from ._state import NegotiationState, parse_state
 
@@ -71,8 +72,8 @@ class Change(_Out):
     )
 
     def __str__(self) -> str:
-        also = f" (or {', '.join(_show(v) for v in self.same_effect)})" if self.same_effect else ""
-        return f"{self.path}: {_show(self.from_)} -> {_show(self.to)}{also}"
+        also = f" (or {', '.join(show(v) for v in self.same_effect)})" if self.same_effect else ""
+        return f"{self.path}: {show(self.from_)} -> {show(self.to)}{also}"
 
 
 class Standing(_Out):
@@ -122,17 +123,8 @@ class WhatIf(_Out):
     notes: list[str] = Field(default_factory=list)
 
     def __str__(self) -> str:
-        return format_what_if(self)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        """The summary, then the minimal changes with their effect on the ranking (``_render.what_if_blocks``)."""
+        return to_text(what_if_blocks(self))
 
 
 def standing(advice: Advice, tactic: str) -> Standing:
@@ -442,7 +434,7 @@ def what_if(
                 f"search stopped after {evaluated} states (the budget) at {size} changes: {within} among those tried"
             )
         else:
-            summary = f"{within} (searched {_plural(len(order), 'field')}, {_plural(evaluated, 'state')})"
+            summary = f"{within} (searched {plural(len(order), 'field')}, {plural(evaluated, 'state')})"
         return answer("none", summary, **searched)
     solutions = sorted(
         (_solution(parsed, combo, before, base, advice, tactic, rules, policy) for combo, advice in minimal),
@@ -472,25 +464,6 @@ def _history_notes(state: NegotiationState) -> list[str]:
         raw, eff = value_at(state, path), value_at(effective, path)
         if raw != eff:
             notes.append(
-                f"{path} is {_show(eff)} in effect (implied by the history), although the state says {_show(raw)}"
+                f"{path} is {show(eff)} in effect (implied by the history), although the state says {show(raw)}"
             )
     return notes
-
-
-def format_what_if(answer: WhatIf) -> str:
-    """The answer as readable text: the summary, then each solution with its effect on the ranking."""
-    lines = [f"{answer.tactic} ({answer.goal}): {answer.summary}", f"  now: {answer.before}"]
-    for i, sol in enumerate(answer.solutions, 1):
-        lines.append(f"  {i}. " + "; ".join(str(c) for c in sol.changes))
-        lines.append(f"     ranking: {sol.before} -> {sol.after}" + ("" if sol.verified else "  (NOT verified)"))
-        if sol.entered or sol.left:
-            moved = []
-            if sol.entered:
-                moved.append("newly recommended: " + ", ".join(sol.entered))
-            if sol.left:
-                moved.append("no longer recommended: " + ", ".join(sol.left))
-            lines.append("     " + "; ".join(moved))
-    if answer.found > len(answer.solutions):
-        lines.append(f"  ... and {answer.found - len(answer.solutions)} more of the same size")
-    lines += [f"  note: {n}" for n in answer.notes]
-    return "\n".join(lines)

@@ -34,6 +34,7 @@ from .._advisor import PlaybookArg, RulesetArg, advise
 from .._errors import UnknownTacticError, did_you_mean
 from .._explain import Explanation, explain
 from .._playbook import Playbook, resolve_playbook
+from .._render import ranking_blocks, to_text
 from .._ruleset import Ruleset, resolve_ruleset
 from .._state import NegotiationState, parse_state
 
@@ -153,23 +154,7 @@ def _fate(advice: Advice, tactic: str, named: bool = False) -> str:
 
 def format_advice(advice: Advice) -> str:
     """The ranked advice as a table (rank, score, tactic, rule), then the tactics set aside with their reasons."""
-    lines = []
-    if advice.recommendations:
-        width = max(len(r.tactic) for r in advice.recommendations)
-        lines.append(f"  {'rank':>4}  {'score':>6}  {'tactic':<{width}}  rule")
-        for i, rec in enumerate(advice.recommendations, 1):
-            lines.append(f"  {i:>4}  {rec.score:>6.4f}  {rec.tactic:<{width}}  {rec.rule_id}")
-    else:
-        lines.append("  (nothing recommended)")
-    if advice.set_aside:
-        lines.append("set aside:")
-        width = max(len(s.tactic) for s in advice.set_aside)
-        for aside in advice.set_aside:
-            by = "playbook" if aside.by == "playbook" else aside.rule_id
-            lines.append(f"  {aside.tactic:<{width}}  {by}: {aside.reason}")
-    if advice.situations:
-        lines.append(f"situations: {', '.join(advice.situations)}")
-    return "\n".join(lines)
+    return to_text(ranking_blocks(advice))
 
 
 def _state_text(state: NegotiationState) -> str:
