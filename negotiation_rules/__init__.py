@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
 from ._advisor import advise
-from ._batch import advise_many
 from ._engine import set_result_cache_size
 from ._errors import (
     EngineError,
@@ -21,14 +20,10 @@ from ._errors import (
     StateError,
     UnknownTacticError,
 )
-from ._explain import Explanation, RuleExplanation, explain
 from ._firing import Firing, subscribe
-from ._lint import Finding, lint
 from ._playbook import Playbook, load_playbook
 from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
-from ._session import Negotiation
 from ._state import Counterpart, Event, Issue, NegotiationState
-from ._whatif import WhatIf, what_if
 
 __all__ = [
     "Advice",
@@ -74,15 +69,39 @@ try:
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-if TYPE_CHECKING:  # for type checkers and the API reference; at run time they load on first use
+if TYPE_CHECKING:  # for type checkers and the API reference; at run time they load on first use (_LAZY)
+    from ._batch import advise_many as advise_many
     from ._dask import advise_dask as advise_dask
     from ._dask import score as score
+    from ._explain import Explanation as Explanation
+    from ._explain import RuleExplanation as RuleExplanation
+    from ._explain import explain as explain
     from ._frames import advise_frame as advise_frame
     from ._frames import frame_states as frame_states
+    from ._lint import Finding as Finding
+    from ._lint import lint as lint
+    from ._session import Negotiation as Negotiation
+    from ._whatif import WhatIf as WhatIf
+    from ._whatif import what_if as what_if
 
-#: Names loaded on first use, so that ``import negotiation_rules`` needs neither pandas nor Dask
-#: (optional extras ``dataframe`` and ``dask``; see docs/batch.md).
-_LAZY = {"advise_frame": "._frames", "frame_states": "._frames", "advise_dask": "._dask", "score": "._dask"}
+#: Names loaded on first use: the tools a plain ``advise()`` does not need (so ``import
+#: negotiation_rules`` stays close to the cost of its dependencies), and the names that need the
+#: optional extras ``dataframe`` and ``dask`` (see docs/batch.md), so the import needs neither.
+_LAZY = {
+    "advise_many": "._batch",
+    "Explanation": "._explain",
+    "RuleExplanation": "._explain",
+    "explain": "._explain",
+    "Finding": "._lint",
+    "lint": "._lint",
+    "Negotiation": "._session",
+    "WhatIf": "._whatif",
+    "what_if": "._whatif",
+    "advise_frame": "._frames",
+    "frame_states": "._frames",
+    "advise_dask": "._dask",
+    "score": "._dask",
+}
 
 
 def __dir__() -> list[str]:
@@ -91,9 +110,11 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    """``advise_frame``, ``frame_states``, ``advise_dask`` and ``score``: imported with their extra on first use."""
+    """A name of ``_LAZY``: its module imported on first use, and the name kept here for the next lookup."""
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ._advisor import advise
-from ._catalog import CATALOG, FAMILIES
 from ._errors import NegotiationRulesError, did_you_mean
 from ._examples import EXAMPLES
 from ._render import (
@@ -287,7 +286,7 @@ def _lint_findings(paths: Sequence[str], builtin: bool | None, stdin: IO[str]) -
 
 def cmd_tactics(args: argparse.Namespace) -> int:
     """The tactic catalog with its sources (and the built-in rules of each), all or one family or id prefix."""
-    from ._catalog import catalog_markdown
+    from ._catalog import CATALOG, catalog_markdown
     from ._ruleset import builtin_ruleset
 
     io = _streams(args)
@@ -313,6 +312,8 @@ def _selected(tactic_id: str, args: argparse.Namespace) -> bool:
 
 def _check_which(args: argparse.Namespace) -> None:
     """``tactics WHICH`` must name a family or the start of an id; otherwise a UsageError with a did-you-mean."""
+    from ._catalog import CATALOG, FAMILIES
+
     which: str | None = args.which
     if not which or any(_selected(t, args) for t in CATALOG):
         return
@@ -505,6 +506,8 @@ def configure_lint(p: argparse.ArgumentParser) -> None:
 
 def configure_tactics(p: argparse.ArgumentParser) -> None:
     """``tactics [WHICH]``: a family or an id prefix; ``--family``, ``--markdown``."""
+    from ._catalog import FAMILIES
+
     p.add_argument("which", nargs="?", metavar="WHICH", help=f"a family ({', '.join(FAMILIES)}) or the start of an id")
     p.add_argument("--family", choices=sorted(FAMILIES))
     p.add_argument("--markdown", action="store_true", help="the catalog page of the docs, with the built-in rules")

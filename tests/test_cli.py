@@ -1,17 +1,47 @@
-"""The command line, end to end through its installed entry point."""
+"""The command line: every command run in-process through ``main`` with its own streams, and once for real.
+
+``run(*args, stdin=...)`` calls ``main(args, stdout=, stderr=, stdin=)`` with ``StringIO`` streams and
+returns what a subprocess would (return code, stdout, stderr); one smoke test runs the installed
+``negotiation-rules`` script as a process.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from negotiation_rules._catalog import CATALOG
+from negotiation_rules._cli import main
 from negotiation_rules._examples import EXAMPLES
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one command did: its exit status and everything it wrote."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, stdin: str | None = None) -> Ran:
+    """Run the command line in-process on StringIO streams (stdin empty unless given)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err, stdin=io.StringIO(stdin or ""))
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output width is the piped default (120) unless a test sets ``COLUMNS``."""
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 def _entry() -> list[str]:
@@ -20,8 +50,13 @@ def _entry() -> list[str]:
     return [str(found)] if found else [sys.executable, "-m", "negotiation_rules"]
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*_entry(), *args], input=stdin, capture_output=True, text=True, timeout=120)
+def test_the_installed_script_runs_a_command_and_reports_errors_on_stderr() -> None:
+    """The one real process: the entry point is installed, prints advice, and a bad input is one line and exit 2."""
+    out = subprocess.run([*_entry(), "demo", "imaginary_authority", "--top", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "authority.tit_for_tat" in out.stdout
+    bad = subprocess.run([*_entry(), "advise", "-"], input="not json", capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("negotiation-rules: error: ") and bad.stdout == ""
 
 
 @pytest.fixture
@@ -111,3 +146,42 @@ def test_the_tactics_page_of_the_docs_is_in_sync_with_catalog_and_rules() -> Non
     out = run("tactics", "--markdown")
     hint = "regenerate: negotiation-rules tactics --markdown > docs/tactics.md"
     assert out.stdout == page.read_text(encoding="utf-8"), hint
+
+
+# -- start-up: the tools a plain advise() does not need are imported on first use -----------------
+
+TOOLS = (
+    "negotiation_rules._lint",
+    "negotiation_rules._whatif",
+    "negotiation_rules._explain",
+    "negotiation_rules._server",
+)
+
+
+def _imported_after(code: str) -> list[str]:
+    """The modules among TOOLS, pandas and dask that a fresh interpreter has imported after ``code``."""
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in {(*TOOLS, 'pandas', 'dask')!r} if m in sys.modules))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    return list(json.loads(out.stdout.strip().replace("'", '"')))
+
+
+def test_importing_the_library_imports_none_of_the_tools_nor_pandas_or_dask() -> None:
+    assert _imported_after("import negotiation_rules") == []
+
+
+def test_the_demo_command_imports_none_of_the_tools() -> None:
+    code = (
+        "import io\nfrom negotiation_rules._cli import main\n"
+        "assert main(['demo', '--top', '1'], stdout=io.StringIO()) == 0"
+    )
+    assert _imported_after(code) == []
+
+
+def test_every_public_name_still_imports_from_the_package_and_dir_lists_them() -> None:
+    code = "from negotiation_rules import *\nfrom negotiation_rules import explain, lint, what_if"
+    assert sorted(_imported_after(code)) == sorted(TOOLS[:3])
+    import negotiation_rules
+
+    assert set(negotiation_rules.__all__) <= set(dir(negotiation_rules))
+    for name in negotiation_rules.__all__:
+        assert getattr(negotiation_rules, name) is not None

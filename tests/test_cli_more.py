@@ -1,4 +1,4 @@
-"""Every command of the command line, end to end through its installed entry point, good input and bad.
+"""Every command of the command line, in-process through ``main`` (see tests/test_cli.py), good input and bad.
 
 Conventions checked for every command: ``--json`` gives JSON on stdout, ``--help`` shows an
 example, a state comes from a file or ``-`` (stdin), and a user error prints one line on stderr,
@@ -8,25 +8,24 @@ no traceback, with exit status 2. ``lint`` exits 1 on errors or warnings.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from negotiation_rules._examples import EXAMPLES
 from tests.conftest import rule_yaml
-from tests.test_cli import _entry, run
+from tests.test_cli import Ran, _no_columns, run  # noqa: F401  (_no_columns: autouse, the piped width)
 
 COMMANDS = ["demo", "advise", "explain", "what-if", "lint", "tactics", "schema"]
 FIXTURE = Path(__file__).parent / "fixtures" / "lint"
 AUTHORITY = '{"phase": "bargaining", "counterpart": {"authority": "claimed_higher"}}'
 
 
-def assert_user_error(out: object, message: str) -> None:
-    stderr: str = out.stderr  # type: ignore[attr-defined]
-    assert out.returncode == 2, stderr  # type: ignore[attr-defined]
-    assert message in stderr
-    assert "Traceback" not in stderr
+def assert_user_error(out: Ran, message: str) -> None:
+    """Exit 2 and one line on stderr that contains ``message``, never a traceback."""
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
 
 
 @pytest.fixture
@@ -330,13 +329,103 @@ DOC_OUTPUTS = [
 
 
 @pytest.mark.parametrize(("page", "args"), DOC_OUTPUTS)
-def test_the_docs_show_what_the_command_prints(page: str, args: list[str], tmp_path: Path) -> None:
+def test_the_docs_show_what_the_command_prints(
+    page: str, args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = ROOT / "docs" / page
     if not doc.exists():
         pytest.skip("needs the source tree")
     state = tmp_path / "state.json"
     state.write_text(AUTHORITY, encoding="utf-8")
     argv = [str(state) if a == "STATE" else a for a in args]
-    out = subprocess.run([*_entry(), *argv], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    monkeypatch.chdir(ROOT)
+    out = run(*argv)
     printed = "\n".join(line.rstrip() for line in out.stdout.strip().splitlines())
     assert printed in doc.read_text(encoding="utf-8"), f"docs/{page} is out of date; paste the output of: {argv}"
+
+
+# -- the gaps a newcomer hit ----------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version_and_exits_0() -> None:
+    import negotiation_rules
+
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout == f"negotiation-rules {negotiation_rules.__version__}\n"
+
+
+def test_lint_dash_reads_rule_text_from_stdin_and_names_it_stdin() -> None:
+    text = (FIXTURE / "b_rules.yaml").read_text(encoding="utf-8")
+    out = run("lint", "-", "--json", stdin=text)
+    assert out.returncode == 1, out.stderr
+    findings = json.loads(out.stdout)["findings"]
+    assert findings and {f["file"] for f in findings} == {"<stdin>"}
+    assert all("negotiation-rules-lint-" not in f["message"] for f in findings)  # no temporary path leaks
+    table = run("lint", "-", stdin=text)
+    assert "<stdin>" in table.stdout and "negotiation-rules-lint-" not in table.stdout
+
+
+def test_lint_dash_of_a_clean_rule_is_clean() -> None:
+    out = run("lint", "-", stdin=rule_yaml(id="house.x", tactic="prep.plan_opening"))
+    assert out.returncode == 0, out.stdout
+    assert "<stdin>: no findings" in out.stdout
+
+
+def test_advise_top_0_says_how_many_fit_instead_of_nothing_fits(state_file: Path, house_rules: Path) -> None:
+    fitting = len(json.loads(run("advise", str(state_file), "--json").stdout)["recommendations"])
+    out = run("advise", str(state_file), "--top", "0")
+    assert out.returncode == 0
+    assert f"{fitting} recommendations fit this state; --top 0 hides them" in out.stdout
+    assert "no recommendation fits" not in out.stdout
+    nothing = run("advise", "-", "--ruleset", str(house_rules), "--top", "0", stdin="{}")  # not bargaining
+    assert "(no recommendation fits this state)" in nothing.stdout
+
+
+def test_tactics_with_a_family_as_argument_lists_that_family_only() -> None:
+    out = run("tactics", "authority", "--json")
+    assert out.returncode == 0, out.stderr
+    ids = [t["id"] for t in json.loads(out.stdout)]
+    assert ids and all(i.startswith("authority.") for i in ids)
+    assert ids == [t["id"] for t in json.loads(run("tactics", "--family", "authority", "--json").stdout)]
+
+
+def test_tactics_with_an_id_prefix_lists_the_matching_tactics() -> None:
+    ids = [t["id"] for t in json.loads(run("tactics", "pressure.u", "--json").stdout)]
+    assert ids and all(i.startswith("pressure.u") for i in ids)
+    assert "pressure.ultimatum" in ids
+
+
+def test_tactics_with_a_misspelt_family_is_a_usage_error_with_a_suggestion() -> None:
+    assert_user_error(run("tactics", "authoritty"), "(did you mean 'authority'?)")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_tactic_catalog_fits_the_width_and_keeps_every_text_whole(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 and 120 columns no line is wider than the screen and each move, fit and source reads in full."""
+    from negotiation_rules._catalog import CATALOG
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = run("tactics", "trust")
+    assert out.returncode == 0, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= width
+    flat = " ".join(out.stdout.replace("│", " ").split())
+    for tactic in (t for t in CATALOG.values() if t.family == "trust"):
+        for text in (tactic.id, tactic.move, tactic.fits, *tactic.documents):
+            assert " ".join(text.split()) in flat, (width, text)
+
+
+def test_tables_take_the_width_columns_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are drawn to ``COLUMNS``; running text (set aside, questions) stays one greppable line."""
+    monkeypatch.setenv("COLUMNS", "90")
+    lines = run("demo", "imaginary_authority").stdout.splitlines()
+    assert max(len(line) for line in lines if line[:1] in "┏┃┡│├└") == 90
+
+
+def test_output_goes_only_to_the_streams_given_to_main(capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process use: nothing reaches the process's own stdout or stderr, help and usage errors included."""
+    assert run("demo", "imaginary_authority", "--top", "1").stdout
+    assert run("--help").stdout.startswith("usage: negotiation-rules")
+    assert "usage:" in run("advise", "-", "--top", "many").stderr
+    assert capsys.readouterr() == ("", "")
