@@ -325,6 +325,7 @@ DOC_OUTPUTS = [
     ("cli.md", ["what-if", "STATE", "authority.provoke"]),
     ("cli.md", ["demo", "imaginary_authority", "--top", "2"]),
     ("lint.md", ["lint", "tests/fixtures/lint"]),
+    ("cli.md", ["COLUMNS=80", "tactics", "authority.provoke"]),
 ]
 
 
@@ -337,7 +338,9 @@ def test_the_docs_show_what_the_command_prints(
         pytest.skip("needs the source tree")
     state = tmp_path / "state.json"
     state.write_text(AUTHORITY, encoding="utf-8")
-    argv = [str(state) if a == "STATE" else a for a in args]
+    for setting in (a for a in args if a.startswith("COLUMNS=")):  # the environment the docs show
+        monkeypatch.setenv("COLUMNS", setting.split("=", 1)[1])
+    argv = [str(state) if a == "STATE" else a for a in args if not a.startswith("COLUMNS=")]
     monkeypatch.chdir(ROOT)
     out = run(*argv)
     printed = "\n".join(line.rstrip() for line in out.stdout.strip().splitlines())

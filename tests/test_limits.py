@@ -137,12 +137,15 @@ def cli(*args: str, stdin: object = None, env: dict[str, str] | None = None) -> 
 
 
 def test_the_cli_reads_an_endless_input_only_up_to_its_limit() -> None:
-    with open(os.devnull if not Path("/dev/zero").exists() else "/dev/zero", "rb") as zero:
-        out = cli("advise", "-", stdin=zero)
-    assert out.returncode == 2
-    assert out.stderr.decode().count("\n") == 1 and "larger than" in out.stderr.decode()
-    out = cli("advise", "/dev/zero")
-    assert out.returncode == 2 and out.stderr.decode().count("\n") == 1
+    if not Path("/dev/zero").exists():
+        pytest.skip("needs /dev/zero")
+    with open("/dev/zero", "rb") as zero:
+        err = io.StringIO()
+        assert main(["advise", "-"], stdout=io.StringIO(), stderr=err, stdin=io.TextIOWrapper(zero)) == 2
+    assert err.getvalue().count("\n") == 1 and "larger than" in err.getvalue()
+    err = io.StringIO()
+    assert main(["advise", "/dev/zero"], stdout=io.StringIO(), stderr=err) == 2
+    assert err.getvalue().count("\n") == 1
 
 
 def test_the_cli_writes_to_a_stdout_that_cannot_encode_every_character(tmp_path: Path) -> None:
