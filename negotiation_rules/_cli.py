@@ -473,6 +473,7 @@ def configure_what_if(p: argparse.ArgumentParser) -> None:
     from ._whatif import GOALS, MAX_CHANGES
 
     def max_changes(text: str) -> int:
+        """An argparse type: a whole number in 0..MAX_CHANGES."""
         value = _non_negative(text)
         if value > MAX_CHANGES:
             raise argparse.ArgumentTypeError(f"at most {MAX_CHANGES}, got {value}")

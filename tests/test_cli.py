@@ -45,6 +45,7 @@ def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _entry() -> list[str]:
+    """The installed ``negotiation-rules`` script (``python -m negotiation_rules`` when it is not installed)."""
     script = Path(sys.executable).parent / "negotiation-rules"
     found = script if script.exists() else shutil.which("negotiation-rules")
     return [str(found)] if found else [sys.executable, "-m", "negotiation_rules"]
@@ -61,6 +62,7 @@ def test_the_installed_script_runs_a_command_and_reports_errors_on_stderr() -> N
 
 @pytest.fixture
 def state_file(tmp_path: Path) -> Path:
+    """A state file holding the ``imaginary_authority`` example."""
     path = tmp_path / "state.json"
     path.write_text(EXAMPLES["imaginary_authority"][1].model_dump_json(), encoding="utf-8")
     return path

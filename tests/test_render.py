@@ -24,6 +24,7 @@ def cli(*args: str, stdin: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The piped width (120), whatever the terminal running the tests says."""
     monkeypatch.delenv("COLUMNS", raising=False)
 
 
