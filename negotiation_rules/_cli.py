@@ -26,6 +26,7 @@ from rich.text import Text
 from ._advice import Advice, Fact
 from ._advisor import advise
 from ._catalog import CATALOG, catalog_markdown
+from ._compiled import ENGINES
 from ._errors import NegotiationRulesError
 from ._examples import EXAMPLES
 from ._explain import Explanation, explain, show
@@ -174,7 +175,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_advise(args: argparse.Namespace) -> int:
     """The ranked advice for one state."""
     advice = advise(
-        _read_state(args.state), ruleset=args.ruleset, playbook=args.playbook, top=args.top, questions=args.questions
+        _read_state(args.state),
+        ruleset=args.ruleset,
+        playbook=args.playbook,
+        top=args.top,
+        questions=args.questions,
+        engine=args.engine,
     )
     if args.json:
         sys.stdout.write(advice.model_dump_json(indent=2) + "\n")
@@ -518,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_non_negative, default=None, metavar="N", help="keep the N best")
     add_questions_option(p)
     add_rules_options(p)
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="durable",
+        help="durable (durable-rules, the default) or compiled (the rules compiled to Python: the same advice, faster)",
+    )
 
     p = add_command(
         sub,
