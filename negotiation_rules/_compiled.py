@@ -521,10 +521,14 @@ class CompiledEvaluator:
         return self._ruleset()
 
     def _slow(self, fact: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
-        """A value of an unexpected type: the engine's checks (the same StateError), then the interpreter."""
+        """A value of an unexpected type: the engine's checks (the same StateError), then the interpreter.
+
+        Unlike the engine, a boolean is checked too: ``alternatives=True`` slipped past validation is a
+        StateError here, where durable-rules compares it as the number 1 and Python's operators never would.
+        """
         for key in self._checked:
             value = fact.get(key)
-            if value is not None and value is not True and value is not False:
+            if value is not None:  # a boolean too: durable-rules would read true in a number field as 1
                 self._check(key, value)
         ruleset = self._ruleset()
         if ruleset is None:  # only reachable while the ruleset is being freed
