@@ -1,4 +1,4 @@
-"""The compiled evaluator against durable-rules, as ratios measured in one run (docs/performance.md, "Choosing an engine").
+"""The compiled evaluator against durable-rules, as ratios measured in one run (docs/performance.md).
 
     python benchmarks/compiled.py            # built-in rules and the 4,000-rule book, 5 rounds
     python benchmarks/compiled.py --quick    # built-in rules only, 3 rounds
