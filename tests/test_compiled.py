@@ -438,3 +438,23 @@ def test_the_pytest_plugin_runs_scenarios_and_the_advisor_fixture_on_the_engine_
         result.assert_outcomes(passed=4)
     refused = pytester.runpytest_subprocess("--rules-engine", "fast")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_threads_share_one_compiled_evaluator_and_get_the_sequential_answers() -> None:
+    import threading
+
+    rules = builtin_ruleset()
+    batch = [NegotiationState(phase=p, trust=t) for p in ("opening", "bargaining", "closing") for t in ("low", "high")]
+    facts = [facts_for(state, rules)[1] for state in batch] * 50
+    expected = [compiled_for(rules).evaluate(f) for f in facts]
+    results: list[list[Firing]] = []
+
+    def work() -> None:
+        results.append([compiled_for(rules).evaluate(f) for f in facts])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 4
