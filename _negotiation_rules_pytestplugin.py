@@ -19,6 +19,8 @@ Installed with the package, so nothing needs to be enabled:
   rootdir), else ``negotiation_rules_rulesets``, else every rule evaluated. Every evaluation
   in the test process counts, however it was made. Under pytest-xdist each worker counts on
   its own and the report covers only the controller: run rule coverage without ``-n``.
+- ``--rules-engine compiled`` runs the scenario files and the ``advisor`` fixture on the compiled
+  evaluator instead of durable-rules (the default, ``durable``); both give the same advice.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="count each rule's `unless` too: it is covered once it set its tactic aside (implies --rules-coverage)",
+    )
+    group.addoption(
+        "--rules-engine",
+        choices=("durable", "compiled"),  # negotiation_rules._compiled.ENGINES, not imported before it is needed
+        default="durable",
+        help="the engine scenario files and the advisor fixture use: durable (durable-rules, default) or compiled",
     )
     group.addoption(
         "--no-rules-coverage",
@@ -170,6 +178,8 @@ class ScenarioFile(pytest.File):
     """A ``*.scenarios.yaml`` file: read and checked completely at collection, one item per case."""
 
     def collect(self) -> list[ScenarioItem]:
+        import dataclasses
+
         from negotiation_rules.testing._scenarios import load_scenarios
 
         scenarios = load_scenarios(
@@ -178,6 +188,8 @@ class ScenarioFile(pytest.File):
             cache=self.config.stash[_cache_key],
             label=_relative(self.path, self.config.invocation_params.dir),
         )
+        engine = self.config.getoption("rules_engine")
+        scenarios = [dataclasses.replace(s, engine=engine) for s in scenarios]
         return [ScenarioItem.from_parent(self, name=s.name, scenario=s) for s in scenarios]
 
     def repr_failure(  # type: ignore[override]  # the same signature as pytest's own Collector.repr_failure
@@ -219,11 +231,12 @@ def advisor(pytestconfig: pytest.Config) -> Advisor:
     """``advise()`` bound to the project's ruleset (ini ``negotiation_rules_rulesets``, else the built-in one).
 
     ``advisor(state, top=3)`` returns the Advice; ``advisor.ruleset`` is the Ruleset;
-    ``advisor.assert_recommends(state, tactic)`` and the other helpers use that ruleset.
+    ``advisor.assert_recommends(state, tactic)`` and the other helpers use that ruleset, and the
+    engine of ``--rules-engine``.
     """
     from negotiation_rules.testing import Advisor
 
-    return Advisor(pytestconfig.stash[_default_key])
+    return Advisor(pytestconfig.stash[_default_key], engine=pytestconfig.getoption("rules_engine"))
 
 
 # -- rule coverage -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ._advice import Advice
+from ._compiled import check_engine, evaluator_for
 from ._engine import engine_for
 from ._facts import effective_state
 from ._firing import Firing
@@ -38,14 +39,18 @@ def advice_for(
     top: int | None,
     questions: int,
     trends: Mapping[str, bool] | None = None,
+    engine: str = "durable",
 ) -> Advice:
-    """The whole pipeline for a validated state: facts, engine, ranking, then the questions worth asking."""
+    """The whole pipeline for a validated state: facts, engine, ranking, then the questions worth asking.
+
+    ``engine`` names the evaluator (``durable`` or ``compiled``); both fire the same rules.
+    """
     effective, fact = facts_for(state, rules, trends)
-    firing = engine_for(rules).evaluate(fact)
+    firing = evaluator_for(rules, engine).evaluate(fact)
     advice = rank(rules, effective, firing, policy, top, given=state, fact=fact)
     if questions:
         before = ranked_tactics(rules, firing, policy, TOP)
-        asked = ask(state, rules, policy, before, questions, trends)
+        asked = ask(state, rules, policy, before, questions, trends, engine=engine)
         advice = advice.model_copy(update={"questions": asked})
     return advice
 
@@ -80,16 +85,20 @@ def advise(
     playbook: PlaybookArg = None,
     top: int | None = None,
     questions: int | None = 3,
+    engine: str = "durable",
 ) -> Advice:
     """Ranked, explained, sourced recommended moves for this negotiation state.
 
     ``state`` is a NegotiationState, a dict or JSON text (invalid input raises StateError);
     ``ruleset`` defaults to the built-in rulesets; ``top`` keeps the N best; ``questions``
     (default 3, 0 or None to skip) asks what unknown facts would change the top of the advice most.
+    ``engine``: ``"durable"`` (durable-rules, the default) or ``"compiled"`` (the ruleset compiled to
+    Python: the same advice, proven by tests, faster; see docs/performance.md "Choosing an engine").
     """
     limit = check_top(top)
     asked = check_top(questions, "questions") or 0
+    check_engine(engine)
     parsed = parse_state(state)
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
-    return advice_for(parsed, rules, policy, limit, asked)
+    return advice_for(parsed, rules, policy, limit, asked, engine=engine)

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from ._advice import Advice
 from ._advisor import PlaybookArg, RulesetArg, check_top, facts_for
+from ._compiled import check_engine, evaluator_for
 from ._engine import engine_for
 from ._errors import EngineError, StateError
 from ._playbook import Playbook, resolve_playbook
@@ -62,6 +63,7 @@ def advise_many(
     processes: int | None = None,
     progress: Progress | None = None,
     questions: int | None = 0,
+    engine: str = "durable",
 ) -> list[Advice]:
     """Advice for each state, in input order: the same as ``[advise(s, ...) for s in states]``, faster.
 
@@ -74,7 +76,7 @@ def advise_many(
     ``if __name__ == "__main__":`` guard. ``progress(done, total)`` is called after each chunk of states, in this
     thread; an exception it raises stops the batch and propagates. ``questions`` is 0 by default
     here (a batch job rarely asks; each question costs a few evaluations): pass ``questions=3``
-    for exactly what ``advise()`` returns.
+    for exactly what ``advise()`` returns. ``engine`` is ``advise()``'s: ``durable`` or ``compiled``.
     """
     if isinstance(states, (str, bytes, bytearray, dict, NegotiationState)):
         raise TypeError("advise_many() takes a sequence of states; use advise() for one state")
@@ -82,15 +84,17 @@ def advise_many(
     limit = check_top(top)
     asked = check_top(questions, "questions") or 0
     workers = _check_processes(processes)
+    check_engine(engine)
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
     workers = min(workers, _cores() - 1)  # this process needs a core of its own to pack and unpack
     with collector_paused():
         if workers > 1 and len(items) >= MIN_PARALLEL:
-            return _in_processes(items, _ruleset_spec(ruleset, rules), rules, policy, (limit, asked), workers, progress)
+            job = (limit, asked, engine)
+            return _in_processes(items, _ruleset_spec(ruleset, rules), rules, policy, job, workers, progress)
         out: list[Advice] = []
         for start in range(0, len(items), CHUNK):
-            out += _advise_chunk(items[start : start + CHUNK], start, rules, policy, limit, asked)
+            out += _advise_chunk(items[start : start + CHUNK], start, rules, policy, limit, asked, engine)
             if progress is not None:
                 progress(len(out), len(items))
         return out
@@ -131,7 +135,13 @@ def _at(index: int, path: str) -> str:
 
 
 def _advise_chunk(
-    items: Sequence[Any], offset: int, rules: Ruleset, policy: Playbook | None, limit: int | None, questions: int = 0
+    items: Sequence[Any],
+    offset: int,
+    rules: Ruleset,
+    policy: Playbook | None,
+    limit: int | None,
+    questions: int = 0,
+    engine: str = "durable",
 ) -> list[Advice]:
     """Advice for one chunk: validate, build the facts, evaluate the distinct ones together, rank."""
     texts: dict[str | bytes, NegotiationState] = {}
@@ -156,7 +166,7 @@ def _advise_chunk(
         if slot == len(unique):
             unique.append(fact)
         slots.append(slot)
-    firings = engine_for(rules).evaluate_many(unique)
+    firings = evaluator_for(rules, engine).evaluate_many(unique)
     out = [
         rank(rules, effective, firings[slot], policy, limit, given=given, fact=fact)
         for (given, effective, fact), slot in zip(prepared, slots, strict=True)
@@ -164,7 +174,9 @@ def _advise_chunk(
     if questions:
         for i, ((given, _, _), slot) in enumerate(zip(prepared, slots, strict=True)):
             before = ranked_tactics(rules, firings[slot], policy, TOP)
-            out[i] = out[i].model_copy(update={"questions": ask(given, rules, policy, before, questions)})
+            out[i] = out[i].model_copy(
+                update={"questions": ask(given, rules, policy, before, questions, engine=engine)}
+            )
     return out
 
 
@@ -185,7 +197,7 @@ def _ruleset_spec(arg: RulesetArg, rules: Ruleset) -> RulesetSpec:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(spec: RulesetSpec, policy: Playbook | None, limit: tuple[int | None, int]) -> None:
+def _init_worker(spec: RulesetSpec, policy: Playbook | None, limit: tuple[int | None, int, str]) -> None:
     """Runs once in each worker: remember the job; the ruleset is loaded on first use (so errors reach the caller)."""
     gc.disable()  # a worker only scores batches (see the module docstring) and ends with the pool
     _worker.clear()
@@ -237,8 +249,8 @@ def _work(start: int, items: list[Any]) -> tuple[str, int, Any]:
     """Score one chunk in a worker: ``("ok", start, advice)`` or ``("error", index, (reason, path))``."""
     try:
         states = [_rebuild(item) for item in items]
-        limit, asked = _worker["limit"]
-        advice = _advise_chunk(states, start, _worker_ruleset(), _worker["policy"], limit, asked)
+        limit, asked, engine = _worker["limit"]
+        advice = _advise_chunk(states, start, _worker_ruleset(), _worker["policy"], limit, asked, engine)
         return "ok", start, [_plain(a) for a in advice]
     except StateError as exc:  # sent back as data: a StateError does not survive pickling with its path
         index = int(exc.path[len("states[") :].split("]", 1)[0])
@@ -250,7 +262,7 @@ def _in_processes(
     spec: RulesetSpec,
     rules: Ruleset,
     policy: Playbook | None,
-    limit: tuple[int | None, int],
+    limit: tuple[int | None, int, str],
     workers: int,
     progress: Progress | None,
 ) -> list[Advice]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ._advisor import advise
+from ._compiled import ENGINES
 from ._errors import NegotiationRulesError, did_you_mean
 from ._examples import EXAMPLES
 from ._render import (
@@ -171,14 +172,22 @@ def _hidden(state: NegotiationState, args: argparse.Namespace, shown: Sequence[o
     """How many recommendations fit but ``--top`` cut, when it cut them all (0 otherwise: nothing to explain)."""
     if args.top != 0 or shown:
         return 0
-    return len(advise(state, ruleset=args.ruleset, playbook=args.playbook, questions=0).recommendations)
+    engine = getattr(args, "engine", "durable")
+    return len(advise(state, ruleset=args.ruleset, playbook=args.playbook, questions=0, engine=engine).recommendations)
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
     """The ranked advice for one state."""
     io = _streams(args)
     state = _read_state(args.state, io.stdin)
-    advice = advise(state, ruleset=args.ruleset, playbook=args.playbook, top=args.top, questions=args.questions)
+    advice = advise(
+        state,
+        ruleset=args.ruleset,
+        playbook=args.playbook,
+        top=args.top,
+        questions=args.questions,
+        engine=args.engine,
+    )
     if args.json:
         io.stdout.write(advice.model_dump_json(indent=2) + "\n")
     else:
@@ -454,11 +463,17 @@ def configure_demo(p: argparse.ArgumentParser) -> None:
 
 
 def configure_advise(p: argparse.ArgumentParser) -> None:
-    """``advise STATE`` with ``--top``, ``--questions`` and the rules options."""
+    """``advise STATE`` with ``--top``, ``--questions``, the rules options and ``--engine``."""
     add_state_argument(p)
     add_top_option(p)
     add_questions_option(p)
     add_rules_options(p)
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="durable",
+        help="durable (durable-rules, the default) or compiled (the rules compiled to Python: the same advice, faster)",
+    )
 
 
 def configure_explain(p: argparse.ArgumentParser) -> None:

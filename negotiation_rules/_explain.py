@@ -1,8 +1,9 @@
 """Why, why not: each condition of each rule for a tactic, with the state's actual value and the verdict.
 
 The per-condition detail comes from a Python evaluator over the very fact durable-rules
-received (see ``python_firing``); a property test checks that both always agree on which
-situations hold and which rules match or are blocked.
+received; ``python_firing`` is the same decision made by the compiled evaluator
+(``_compiled``), which tests prove equal to durable-rules on which situations hold and which
+rules match, are blocked or wait for unknown facts.
 
 Besides the full condition tree, every rule carries ``because``: the few facts that decided
 it. For a rule that did not match, the leaf conditions that failed (followed through the
@@ -18,7 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from ._advisor import PlaybookArg, RulesetArg, facts_for, fire
-from ._conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate, possibly
+from ._compiled import compiled_for
+from ._conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
 from ._firing import Firing
@@ -130,23 +132,8 @@ class Explanation(BaseModel):
 
 
 def python_firing(ruleset: Ruleset, fact: dict[str, Any]) -> Firing:
-    """What the engine should conclude for ``fact``, computed in plain Python (same stages)."""
-    situations: set[str] = set()
-    stage = dict(fact)
-    for sit in sorted(ruleset.situations, key=lambda s: s.level):
-        _stage_situations(stage, ruleset, situations)
-        if evaluate(sit.when, stage):
-            situations.add(sit.id)
-    _stage_situations(stage, ruleset, situations)
-    matched = {r.id for r in ruleset.rules if evaluate(r.when, stage)}
-    blocked = {r.id for r in ruleset.rules if r.unless is not None and evaluate(r.unless, stage)}
-    conditions = {s.id: s.when for s in ruleset.situations}
-    doubtful = {
-        r.id
-        for r in ruleset.rules
-        if r.unless is not None and r.unless_unknown == "set_aside" and evaluate(possibly(r.unless, conditions), stage)
-    }
-    return Firing(frozenset(situations), frozenset(matched), frozenset(blocked), frozenset(doubtful))
+    """What the engine concludes for ``fact``, computed by the compiled evaluator (no observers are told)."""
+    return compiled_for(ruleset).conclude(fact)
 
 
 def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -> None:

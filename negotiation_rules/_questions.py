@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._advice import Answer, Question
+from ._compiled import evaluator_for
 from ._conditions import Condition, leaves
 from ._engine import engine_for
 from ._facts import effective_state
@@ -75,18 +76,23 @@ def ask(
     before: Sequence[str],
     limit: int,
     trends: Mapping[str, bool] | None = None,
+    *,
+    engine: str = "durable",
 ) -> list[Question]:
-    """Up to ``limit`` questions for this state, best first (see the module docstring)."""
+    """Up to ``limit`` questions for this state, best first (see the module docstring).
+
+    ``engine`` names the evaluator of the answers (``durable`` or ``compiled``), as in ``advise()``.
+    """
     if limit <= 0:
         return []
     effective = effective_state(given)
     read = _read_paths(ruleset)
     fields = state_fields()
-    engine = engine_for(ruleset)
-    if trends is None and engine.compiled.uses_trends:
+    durable = engine_for(ruleset)
+    if trends is None and durable.compiled.uses_trends:
         trends = history_trends(given.history)
     # an answer changes one field, never the history or the issues: their counts and trends are the base's
-    base = engine.facts(effective, trends)
+    base = durable.facts(effective, trends)
     kept = {key: value for key, value in base.items() if key.startswith(("n__", "trend__"))}
     trials: list[tuple[str, Any, dict[str, Any]]] = []
     for path, entry in words().items():
@@ -96,10 +102,11 @@ def ask(
             continue
         for value in entry.answers:
             changed_effective = effective_state(with_value(given, path, value))
-            trials.append((path, value, {**kept, **engine.facts.scalars(changed_effective)}))
+            trials.append((path, value, {**kept, **durable.facts.scalars(changed_effective)}))
     if not trials:
         return []
-    firings = engine.evaluate_many([t[2] for t in trials], observe=False)  # what-ifs, not advice given
+    # what-ifs, not advice given: not observed
+    firings = evaluator_for(ruleset, engine).evaluate_many([t[2] for t in trials], observe=False)
     before = list(before[:TOP])
     answers: dict[str, list[tuple[Answer, float]]] = {}
     for (path, value, _), firing in zip(trials, firings, strict=True):

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from ._advice import Advice
 from ._advisor import PlaybookArg, RulesetArg, advice_for, check_top
+from ._compiled import check_engine
 from ._errors import RulesetError, StateError
 from ._factcheck import excerpt
 from ._history import trends as history_trends
@@ -51,7 +52,9 @@ class Negotiation:
         *,
         ruleset: RulesetArg = None,
         playbook: PlaybookArg = None,
+        engine: str = "durable",
     ) -> None:
+        self._engine = check_engine(engine)  # how its advice is evaluated: a runtime choice, not saved by to_json
         self._state = parse_state(state if state is not None else {})
         self._ruleset: Ruleset = resolve_ruleset(ruleset)
         self._playbook: Playbook | None = resolve_playbook(playbook)
@@ -132,7 +135,9 @@ class Negotiation:
         limit = check_top(top)
         asked = check_top(questions, "questions") or 0
         with self._lock:
-            return advice_for(self._state, self._ruleset, self._playbook, limit, asked, self.trends())
+            return advice_for(
+                self._state, self._ruleset, self._playbook, limit, asked, self.trends(), engine=self._engine
+            )
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -168,12 +173,14 @@ class Negotiation:
         ruleset: RulesetArg = None,
         playbook: PlaybookArg = None,
         rule_folders: Iterable[PathLike] | None = None,
+        engine: str = "durable",
     ) -> Negotiation:
         """Restore a negotiation saved with ``to_json``; ``ruleset``/``playbook`` override what was saved.
 
         A negotiation saved on rule files names them; they are read only when they lie inside one
         of ``rule_folders`` (symbolic links resolved), or not at all when ``ruleset`` is given.
-        Anything malformed is a ``StateError`` whose path starts with ``session``.
+        Anything malformed is a ``StateError`` whose path starts with ``session``. ``engine`` is
+        the engine its advice uses (``durable`` or ``compiled``; not part of what is saved).
         """
         if not isinstance(text, (str, bytes, bytearray)):
             raise StateError(f"a saved negotiation is JSON text, not {type(text).__name__}", "session")
@@ -197,7 +204,7 @@ class Negotiation:
         if state is not None and not isinstance(state, dict):
             raise StateError(f"expected an object, got {type(state).__name__}", "session.state")
         try:
-            return cls(state, ruleset=ruleset, playbook=playbook)
+            return cls(state, ruleset=ruleset, playbook=playbook, engine=engine)
         except StateError as exc:
             raise StateError(exc.reason, f"session.state.{exc.path}" if exc.path else "session.state") from None
 

@@ -417,7 +417,8 @@ def what_if(
                     complete = False
                     break
                 changed = _apply(parsed, {p: v for p, v, _ in combo})
-                advice = advise(changed, ruleset=rules, playbook=policy, questions=0)
+                # searched on the compiled engine (proven equal, far cheaper); solutions are verified on durable-rules
+                advice = advise(changed, ruleset=rules, playbook=policy, questions=0, engine="compiled")
                 evaluated += 1
                 if _reached(standing(advice, tactic), goal):
                     minimal.append((combo, advice))

@@ -46,6 +46,8 @@ def test_an_installed_wheel_carries_and_finds_the_built_in_rulesets(tmp_path: Pa
     for family in ("situations", "authority", "pressure", "outcome", "trust", "prep"):
         assert f"negotiation_rules/rulesets/{family}.yaml" in names
     assert "negotiation_rules/py.typed" in names
+    assert "_negotiation_rules_pytestplugin.py" in names  # the pytest plugin, a top-level module
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from .._advice import Advice
 from .._advisor import PlaybookArg, RulesetArg, advise
+from .._compiled import check_engine
 from .._errors import UnknownTacticError, did_you_mean
 from .._explain import Explanation, explain
 from .._playbook import Playbook, resolve_playbook
@@ -211,17 +212,19 @@ def check(
     ruleset: RulesetArg = None,
     playbook: PlaybookArg = None,
     context: str | None = None,
+    engine: str = "durable",
 ) -> Advice:
     """Advise once and check every expectation; if any is missed, raise AssertionError listing them all.
 
     The message starts with the missed expectations (one line each, so pytest's short summary
     shows the first); ``context`` (optional) follows them, e.g. the scenario's name and place.
+    ``engine`` is ``advise()``'s (``durable`` or ``compiled``).
     """
     parsed = parse_state(state)
     rules = resolve_ruleset(ruleset)
     policy = resolve_playbook(playbook)
     check_tactics(rules, (t for e in expectations for t in e.tactics))
-    advice = advise(parsed, ruleset=rules, playbook=policy, questions=0)
+    advice = advise(parsed, ruleset=rules, playbook=policy, questions=0, engine=engine)
     missed = [(e, msg) for e in expectations if (msg := e.failure(advice)) is not None]
     if not missed:
         return advice
@@ -234,17 +237,31 @@ def check(
 
 
 def assert_recommends(
-    state: StateArg, tactic: str, *, top: int | None = None, ruleset: RulesetArg = None, playbook: PlaybookArg = None
+    state: StateArg,
+    tactic: str,
+    *,
+    top: int | None = None,
+    ruleset: RulesetArg = None,
+    playbook: PlaybookArg = None,
+    engine: str = "durable",
 ) -> Advice:
     """``tactic`` is recommended for ``state`` (with ``top=N``: within the N best; ``top=1``: first)."""
-    return check(state, [Expectation("recommends", (tactic,), top=top)], ruleset=ruleset, playbook=playbook)
+    expectation = Expectation("recommends", (tactic,), top=top)
+    return check(state, [expectation], ruleset=ruleset, playbook=playbook, engine=engine)
 
 
 def assert_not_recommends(
-    state: StateArg, tactic: str, *, top: int | None = None, ruleset: RulesetArg = None, playbook: PlaybookArg = None
+    state: StateArg,
+    tactic: str,
+    *,
+    top: int | None = None,
+    ruleset: RulesetArg = None,
+    playbook: PlaybookArg = None,
+    engine: str = "durable",
 ) -> Advice:
     """``tactic`` is not recommended for ``state`` (with ``top=N``: not within the N best)."""
-    return check(state, [Expectation("not_recommends", (tactic,), top=top)], ruleset=ruleset, playbook=playbook)
+    expectation = Expectation("not_recommends", (tactic,), top=top)
+    return check(state, [expectation], ruleset=ruleset, playbook=playbook, engine=engine)
 
 
 def assert_set_aside(
@@ -254,20 +271,28 @@ def assert_set_aside(
     *,
     ruleset: RulesetArg = None,
     playbook: PlaybookArg = None,
+    engine: str = "durable",
 ) -> Advice:
     """``tactic`` fitted ``state`` but was set aside (by a rule's ``unless`` or the playbook).
 
     ``reason_contains``: a part of the reason shown to the user, compared ignoring case.
     """
     expectation = Expectation("set_aside", (tactic,), reason_contains=reason_contains)
-    return check(state, [expectation], ruleset=ruleset, playbook=playbook)
+    return check(state, [expectation], ruleset=ruleset, playbook=playbook, engine=engine)
 
 
 def assert_ranks_before(
-    state: StateArg, first: str, second: str, *, ruleset: RulesetArg = None, playbook: PlaybookArg = None
+    state: StateArg,
+    first: str,
+    second: str,
+    *,
+    ruleset: RulesetArg = None,
+    playbook: PlaybookArg = None,
+    engine: str = "durable",
 ) -> Advice:
     """Both tactics are recommended for ``state`` and ``first`` ranks above ``second``."""
-    return check(state, [Expectation("ranks_before", (first, second))], ruleset=ruleset, playbook=playbook)
+    expectation = Expectation("ranks_before", (first, second))
+    return check(state, [expectation], ruleset=ruleset, playbook=playbook, engine=engine)
 
 
 class Advisor:
@@ -275,11 +300,13 @@ class Advisor:
 
     ``advisor(state, top=3)`` returns the Advice; ``advisor.ruleset`` is the loaded Ruleset; the
     ``assert_*`` methods are the module's helpers with this ruleset and playbook filled in.
+    ``engine`` (``durable`` or ``compiled``) is the engine every call uses.
     """
 
-    def __init__(self, ruleset: RulesetArg = None, playbook: PlaybookArg = None) -> None:
+    def __init__(self, ruleset: RulesetArg = None, playbook: PlaybookArg = None, engine: str = "durable") -> None:
         self.ruleset: Ruleset = resolve_ruleset(ruleset)
         self.playbook: Playbook | None = resolve_playbook(playbook)
+        self.engine = check_engine(engine)
 
     def __repr__(self) -> str:
         policy = f", playbook {self.playbook.name!r}" if self.playbook is not None else ""
@@ -290,7 +317,7 @@ class Advisor:
 
     def __call__(self, state: StateArg, *, playbook: PlaybookArg = None, top: int | None = None) -> Advice:
         """The advice for ``state`` from this ruleset (``playbook`` overrides the bound one)."""
-        return advise(state, ruleset=self.ruleset, playbook=self._playbook(playbook), top=top)
+        return advise(state, ruleset=self.ruleset, playbook=self._playbook(playbook), top=top, engine=self.engine)
 
     def explain(self, state: StateArg, tactic_or_rule_id: str, *, playbook: PlaybookArg = None) -> Explanation:
         """Why ``tactic_or_rule_id`` was (not) recommended for ``state`` by this ruleset."""
@@ -300,20 +327,28 @@ class Advisor:
         self, state: StateArg, tactic: str, *, top: int | None = None, playbook: PlaybookArg = None
     ) -> Advice:
         """See :func:`assert_recommends`."""
-        return assert_recommends(state, tactic, top=top, ruleset=self.ruleset, playbook=self._playbook(playbook))
+        return assert_recommends(
+            state, tactic, top=top, ruleset=self.ruleset, playbook=self._playbook(playbook), engine=self.engine
+        )
 
     def assert_not_recommends(
         self, state: StateArg, tactic: str, *, top: int | None = None, playbook: PlaybookArg = None
     ) -> Advice:
         """See :func:`assert_not_recommends`."""
-        return assert_not_recommends(state, tactic, top=top, ruleset=self.ruleset, playbook=self._playbook(playbook))
+        return assert_not_recommends(
+            state, tactic, top=top, ruleset=self.ruleset, playbook=self._playbook(playbook), engine=self.engine
+        )
 
     def assert_set_aside(
         self, state: StateArg, tactic: str, reason_contains: str | None = None, *, playbook: PlaybookArg = None
     ) -> Advice:
         """See :func:`assert_set_aside`."""
-        return assert_set_aside(state, tactic, reason_contains, ruleset=self.ruleset, playbook=self._playbook(playbook))
+        return assert_set_aside(
+            state, tactic, reason_contains, ruleset=self.ruleset, playbook=self._playbook(playbook), engine=self.engine
+        )
 
     def assert_ranks_before(self, state: StateArg, first: str, second: str, *, playbook: PlaybookArg = None) -> Advice:
         """See :func:`assert_ranks_before`."""
-        return assert_ranks_before(state, first, second, ruleset=self.ruleset, playbook=self._playbook(playbook))
+        return assert_ranks_before(
+            state, first, second, ruleset=self.ruleset, playbook=self._playbook(playbook), engine=self.engine
+        )

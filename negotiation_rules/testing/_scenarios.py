@@ -78,11 +78,19 @@ class Scenario:
     expectations: tuple[Expectation, ...]
     description: str = ""
     label: str = ""  # the file as shown in messages (relative to where pytest runs)
+    engine: str = "durable"  # the engine advise() uses (pytest --rules-engine)
 
     def run(self) -> Advice:
         """Advise once and check every expectation (AssertionError with the whole story if one is missed)."""
         context = f"(scenario '{self.name}', {self.label}:{self.line})"
-        return check(self.state, self.expectations, ruleset=self.ruleset, playbook=self.playbook, context=context)
+        return check(
+            self.state,
+            self.expectations,
+            ruleset=self.ruleset,
+            playbook=self.playbook,
+            context=context,
+            engine=self.engine,
+        )
 
 
 def _plain(value: Any) -> Any:
