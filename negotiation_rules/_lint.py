@@ -116,6 +116,14 @@ class Finding(BaseModel):
         """Lines are 1-based; a rule built in Python has line 0, which means "no line"."""
         return line or None
 
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, code: str) -> str:
+        """Every code is in CODES, so docs/errors.md (tested against CODES) lists every code lint emits."""
+        if code not in CODES:
+            raise ValueError(f"finding code {code!r} is not in CODES")
+        return code
+
     def __str__(self) -> str:
         """``file:line: severity [code] rule 'id': message`` (``_render.finding_text``)."""
         return finding_text(self)
