@@ -17,6 +17,7 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar, Union
 
@@ -324,11 +325,8 @@ def read_situation(
     entry = Entry(item, file, sid, "situation")
     errors = _Errors([] if bad_id is None else [bad_id])
     errors += entry.unknown_keys(SITUATION_KEYS)
-    when: Condition | None = None
-    if "when" not in entry:
-        errors.append(entry.error("a situation needs 'when'", code="missing-key"))
-    else:
-        when = errors.take(lambda: _condition(entry, "when", known))
+    errors.take(lambda: entry.require("when"))
+    when = errors.take(lambda: _condition(entry, "when", known)) if "when" in entry else None
     description = errors.take(lambda: entry.text("description", required=False))
     if errors or when is None:
         return None, list(errors)
@@ -354,8 +352,8 @@ def read_rule(
     errors += entry.unknown_keys(RULE_KEYS)
     misspelt = {e.suggestion for e in errors if e.code == "unknown-key"}  # 'mvoe' is reported, not a missing 'move'
     for key in REQUIRED_RULE_KEYS:
-        if key not in entry and key not in misspelt:
-            errors.append(entry.error(f"missing '{key}'", code="no-source" if key == "sources" else "missing-key"))
+        if key not in misspelt and key not in entry:
+            errors.take(partial(entry.require, key, "no-source" if key == "sources" else "missing-key"))
     tactic = errors.take(lambda: _tactic_of(entry)) if "tactic" in entry else None
     when = errors.take(lambda: _condition(entry, "when", situations)) if "when" in entry else None
     unless = errors.take(lambda: _condition(entry, "unless", situations)) if "unless" in entry else None

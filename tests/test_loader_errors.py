@@ -285,3 +285,13 @@ def test_a_finding_or_an_error_cannot_carry_a_code_outside_the_registries() -> N
         Finding(severity="error", code="made-up", file="r.yaml", message="m")
     with pytest.raises(ValueError, match="not in ERROR_CODES"):
         RulesetError("x", code="made-up")
+
+
+@pytest.mark.parametrize(
+    ("when", "code"), [("", "missing-key"), ("    when: []\n", "bad-condition"), ("    when: {}\n", "bad-condition")]
+)
+def test_a_situation_without_a_usable_when_is_an_error_not_dropped(
+    write_rules: Callable[..., Path], when: str, code: str
+) -> None:
+    error = only_error(write_rules(sits="situations:\n  - id: stuck\n" + when))
+    assert (error.code, error.rule_id, error.kind) == (code, "stuck", "situation")
