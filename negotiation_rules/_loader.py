@@ -455,7 +455,7 @@ def _by_side(entry: Entry) -> dict[str, tuple[str, str]]:
         return {}
     if not isinstance(value, LineDict) or not value:
         raise entry.error("'by_side' maps buyer/seller to {move, rationale}", key="by_side")
-    sides = Entry(value, entry.file, entry.owner, entry.kind)
+    sides = entry.child(value)
     out: dict[str, tuple[str, str]] = {}
     for side, wording in value.items():
         if side not in SIDES:
@@ -467,7 +467,7 @@ def _by_side(entry: Entry) -> dict[str, tuple[str, str]]:
             )
         if not isinstance(wording, LineDict):
             raise sides.error(f"'{side}' is a mapping {{move, rationale}}", key=side)
-        inner = Entry(wording, entry.file, entry.owner, entry.kind)
+        inner = entry.child(wording)
         for error in inner.unknown_keys(("move", "rationale")):
             raise error
         move = inner.text("move", required=False) or entry.text("move")
@@ -497,7 +497,7 @@ def _sources(entry: Entry) -> tuple[SourceRef, ...]:
         src_line = value.item_lines[i] if isinstance(value, LineList) else entry.line_of("sources")
         if not isinstance(src, LineDict):
             raise entry.error("each source is a mapping {document, section}", line=src_line, code="no-source")
-        source = Entry(src, entry.file, entry.owner, entry.kind)
+        source = entry.child(src)
         for key in src:
             if key not in SOURCE_KEYS:
                 raise source.error(

@@ -326,6 +326,6 @@ class Entry:
             raise self.error(f"'{key}' holds a character that is not text", key=key) from None
         return " ".join(value.split())
 
-    def child(self, key: str, value: LineDict) -> Entry:
-        """A mapping inside this one (a side's wording, a source), read with the same owner."""
+    def child(self, value: LineDict) -> Entry:
+        """A mapping inside this one (a side's wording, a source), read with the same file and owner."""
         return Entry(value, self.file, self.owner, self.kind)
