@@ -21,7 +21,6 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar, Union
 
-from ._catalog import CATALOG
 from ._conditions import Condition, ConditionParser, situations_named
 from ._errors import RulesetError, closest
 from ._fields import state_fields
@@ -530,6 +529,10 @@ def read_tactic(file: str, item: LineDict, index: int = 0) -> tuple[DeclaredTact
 
 def _declared_errors(declared: Sequence[DeclaredTactic]) -> Iterator[RulesetError]:
     """A declared tactic may not reuse a catalog id nor another declared one."""
+    if not declared:
+        return
+    from ._catalog import CATALOG  # a leaf module, imported only when a file declares tactics (import stays cheap)
+
     seen: dict[str, DeclaredTactic] = {}
     for tactic in declared:
         where = {"file": tactic.file, "line": tactic.line, "rule_id": tactic.id, "kind": "tactic"}
