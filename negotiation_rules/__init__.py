@@ -21,6 +21,7 @@ from ._errors import (
     UnknownTacticError,
 )
 from ._firing import Firing, subscribe
+from ._loader import iter_ruleset_errors
 from ._playbook import Playbook, load_playbook
 from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
 from ._state import Counterpart, Event, Issue, NegotiationState
@@ -57,6 +58,7 @@ __all__ = [
     "advise_many",
     "builtin_ruleset_dir",
     "explain",
+    "iter_ruleset_errors",
     "lint",
     "load_playbook",
     "load_ruleset",

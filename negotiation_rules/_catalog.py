@@ -24,7 +24,7 @@ FAMILIES = ("authority", "pressure", "outcome", "trust", "prep")
 
 def _load() -> dict[str, Tactic]:
     """The catalog from ``rulesets/catalog/tactics.yaml`` (data, like every other piece of know-how)."""
-    from ._ruleset import builtin_ruleset_dir
+    from ._packaged import builtin_ruleset_dir
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     path = builtin_ruleset_dir() / "catalog" / "tactics.yaml"

@@ -207,6 +207,7 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
             file=where.file,
             line=where.line,
             rule_id=where.id,
+            code="engine-limit",
         )
     out = []
     for k, unordered in enumerate(alternatives):
@@ -217,6 +218,7 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 file=where.file,
                 line=where.line,
                 rule_id=where.id,
+                code="engine-limit",
             )
         pattern = {"$and": [{"t": STAGE_TAG}, {"level": level}, *(compile_condition(t) for t in alt)]}
         width = 1 + sum(len(t.value) for t in alt if isinstance(t, Test) and t.op == "in")
@@ -227,6 +229,7 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 file=where.file,
                 line=where.line,
                 rule_id=where.id,
+                code="engine-limit",
             )
         atoms = frozenset(canonical(t) for t in alt)
         keys = frozenset(t.key for t in alt)

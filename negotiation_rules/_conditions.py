@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._errors import RulesetError, did_you_mean
+from ._errors import RulesetError, closest
 from ._fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
 from ._yaml import LineDict, line_of
@@ -288,8 +288,11 @@ class ConditionParser:
         self.situations = situations
         self.fields = fields if fields is not None else state_fields()
 
-    def error(self, message: str, line: int | None) -> RulesetError:
-        return RulesetError(message, file=self.file, line=line, rule_id=self.rule_id)
+    def error(
+        self, message: str, line: int | None, code: str = "bad-condition", suggestion: str | None = None
+    ) -> RulesetError:
+        """A located error; ``code`` is one of ``ERROR_CODES`` (``bad-condition`` unless said)."""
+        return RulesetError(message, file=self.file, line=line, rule_id=self.rule_id, code=code, suggestion=suggestion)
 
     def parse(self, node: Any, line: int | None) -> Condition:
         """Parse one condition node (a mapping, or a list meaning "all of")."""
@@ -325,15 +328,16 @@ class ConditionParser:
         if key.startswith(TREND_PREFIX) and self.situations is not None:
             name = key[len(TREND_PREFIX) :]
             if name not in TRENDS:
-                hint = did_you_mean(name, TRENDS)
-                raise self.error(f"unknown trend '{name}'{hint} (one of {', '.join(TRENDS)})", line)
+                raise self.error(
+                    f"unknown trend '{name}' (one of {', '.join(TRENDS)})", line, "unknown-path", closest(name, TRENDS)
+                )
             return self._test(FieldSpec(key, "bool"), value, line)
         spec = self.fields.get(key)
         if spec is None:
             names = [*self.fields, *ALL_KEYWORDS]
             if self.situations:
                 names += [SITUATION_PREFIX + s for s in self.situations]
-            raise self.error(f"unknown path '{key}'{did_you_mean(key, names)}", line)
+            raise self.error(f"unknown path '{key}'", line, "unknown-path", closest(key, names))
         if spec.kind == "list":
             return self._list(spec, value, line)
         return self._test(spec, value, line)
@@ -342,7 +346,7 @@ class ConditionParser:
         name = key[len(SITUATION_PREFIX) :]
         assert self.situations is not None
         if name not in self.situations:
-            raise self.error(f"unknown situation '{name}'{did_you_mean(name, self.situations)}", line)
+            raise self.error(f"unknown situation '{name}'", line, "unknown-situation", closest(name, self.situations))
         spec = FieldSpec(key, "bool")
         return self._test(spec, value, line)
 
@@ -354,7 +358,7 @@ class ConditionParser:
         parts: list[Condition] = []
         if "exists" in value:
             if not isinstance(value["exists"], bool):
-                raise self.error("'exists' takes true or false", line)
+                raise self.error("'exists' takes true or false", line, "invalid-value")
             parts.append(Count(spec.path, None, "gte" if value["exists"] else "eq", 1 if value["exists"] else 0, line))
         if "count" in value:
             parts.extend(self._count(spec, value["count"], line_of(value["count"], line)))
@@ -374,9 +378,11 @@ class ConditionParser:
         out: list[Condition] = []
         for op, number in comparisons.items():
             if op not in ("eq", *ORDER_OPS, "ne"):
-                raise self.error(f"unknown count operator '{op}'{did_you_mean(op, ['eq', 'ne', *ORDER_OPS])}", line)
+                raise self.error(
+                    f"unknown count operator '{op}'", line, "unknown-operator", closest(op, ["eq", "ne", *ORDER_OPS])
+                )
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-                raise self.error(f"'{op}' in a count takes a whole number >= 0, got {number!r}", line)
+                raise self.error(f"'{op}' in a count takes a whole number >= 0, got {number!r}", line, "invalid-value")
             out.append(Count(spec.path, where, op, number, line))
         return out
 
@@ -397,21 +403,22 @@ class ConditionParser:
 
     def _op(self, spec: FieldSpec, op: str, arg: Any, line: int | None) -> Condition:
         if op not in OPERATOR_WORDS:
-            raise self.error(f"unknown operator '{op}'{did_you_mean(op, OPERATOR_WORDS)}", line)
+            raise self.error(f"unknown operator '{op}'", line, "unknown-operator", closest(op, OPERATOR_WORDS))
         if op == "exists":
             if not isinstance(arg, bool):
-                raise self.error("'exists' takes true or false", line)
+                raise self.error("'exists' takes true or false", line, "invalid-value")
             return Test(spec.path, op, arg, line)
         if spec.can_be_unknown and op in ("eq", "ne") and _means_unknown(arg):
             return Test(spec.path, "exists", op == "ne", line)
         if op in ("in", "not_in"):
             if not isinstance(arg, list) or not arg:
-                raise self.error(f"'{op}' takes a non-empty list of values", line)
+                raise self.error(f"'{op}' takes a non-empty list of values", line, "invalid-value")
             if len(arg) > MAX_LIST_VALUES:
                 raise self.error(
                     f"its '{op}' lists hold {len(arg)} values; at most {MAX_LIST_VALUES} may be listed"
                     " (compare numbers with gte/lte instead)",
                     line,
+                    "engine-limit",
                 )
             if spec.can_be_unknown and any(_means_unknown(v) for v in arg):
                 return self._with_unknown(spec, op, [v for v in arg if not _means_unknown(v)], line)
@@ -420,7 +427,7 @@ class ConditionParser:
                 return Test(spec.path, "eq" if op == "in" else "ne", values[0], line)
             return Test(spec.path, op, values, line)
         if op in ORDER_OPS and spec.kind not in ("int", "float"):
-            raise self.error(f"'{op}' compares numbers, but '{spec.path}' is {spec.kind}", line)
+            raise self.error(f"'{op}' compares numbers, but '{spec.path}' is {spec.kind}", line, "invalid-value")
         return Test(spec.path, op, self._value(spec, arg, line), line)
 
     def _with_unknown(self, spec: FieldSpec, op: str, known: list[Any], line: int | None) -> Condition:
@@ -435,23 +442,24 @@ class ConditionParser:
         if spec.kind == "enum":
             if not isinstance(value, str) or value not in spec.choices:
                 raise self.error(
-                    f"{value!r} is not a value of '{spec.path}' (one of {', '.join(spec.choices)})"
-                    f"{did_you_mean(str(value), spec.choices)}",
+                    f"{value!r} is not a value of '{spec.path}' (one of {', '.join(spec.choices)})",
                     line,
+                    "invalid-value",
+                    closest(value, spec.choices),
                 )
             return value
         if spec.kind == "bool":
             if not isinstance(value, bool):
-                raise self.error(f"'{spec.path}' is true or false, got {value!r}", line)
+                raise self.error(f"'{spec.path}' is true or false, got {value!r}", line, "invalid-value")
             return value
         if spec.kind in ("int", "float"):
             if not _num(value) or (spec.kind == "int" and not isinstance(value, int)):
-                raise self.error(f"'{spec.path}' takes a number, got {value!r}", line)
+                raise self.error(f"'{spec.path}' takes a number, got {value!r}", line, "invalid-value")
             if isinstance(value, float) and value != value:
-                raise self.error(f"'{spec.path}' cannot be compared with NaN", line)
+                raise self.error(f"'{spec.path}' cannot be compared with NaN", line, "invalid-value")
             return value  # type: ignore[no-any-return]
         if not isinstance(value, str):
-            raise self.error(f"'{spec.path}' takes text, got {value!r}", line)
+            raise self.error(f"'{spec.path}' takes text, got {value!r}", line, "invalid-value")
         return value
 
 

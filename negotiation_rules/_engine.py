@@ -55,7 +55,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import durable_rules_engine as _drl
 
@@ -64,7 +64,9 @@ from ._errors import EngineError, RulesetError
 from ._factcheck import FactCheck
 from ._facts import FactBuilder
 from ._firing import Firing, notify, observed
-from ._ruleset import Ruleset
+
+if TYPE_CHECKING:
+    from ._ruleset import Ruleset
 
 _sids = itertools.count(1)
 _names = itertools.count(1)
@@ -534,7 +536,13 @@ class Engine:
         kind, _, ident = rule.name.partition(":")
         ident = ident.rpartition("#")[0]
         where: Any = next(s for s in ruleset.situations if s.id == ident) if kind == "s" else ruleset.rule(ident)
-        return RulesetError(f"durable-rules refused this rule: {exc}", file=where.file, line=where.line, rule_id=ident)
+        return RulesetError(
+            f"durable-rules refused this rule: {exc}",
+            file=where.file,
+            line=where.line,
+            rule_id=ident,
+            code="engine-limit",
+        )
 
     # -- evaluation ------------------------------------------------------------------------------
 

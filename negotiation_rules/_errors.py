@@ -4,7 +4,8 @@ The hierarchy (all exported from ``negotiation_rules``; docs/errors.md lists eac
 
     NegotiationRulesError               every error this library raises on purpose
     ├── StateError(ValueError)          a bad state or event; ``path`` names the field
-    ├── RulesetError(ValueError)        a bad rule, playbook or catalog file; ``file``, ``line``, ``rule_id``
+    ├── RulesetError(ValueError)        a bad rule, playbook or catalog file; ``file``, ``line``, ``rule_id``,
+    │                                   ``code`` (one of ``ERROR_CODES``) and ``suggestion`` (the did-you-mean)
     ├── UnknownTacticError(ValueError)  explain/what-if/assert_* asked about a tactic no rule has
     ├── ScenarioError(ValueError)       a bad ``*.scenarios.yaml`` file; ``problems`` lists every mistake
     ├── ScoreError(ValueError)          ``negotiation-rules score`` cannot run as asked
@@ -43,8 +44,40 @@ class StateError(NegotiationRulesError, ValueError):
         super().__init__(f"{self.path}: {self.reason}" if path else self.reason)
 
 
+#: Every code a ``RulesetError`` can carry, with what it means (docs/errors.md lists each one; lint
+#: reports a loader error as a finding with the same code).
+ERROR_CODES: dict[str, str] = {
+    "cannot-read": "the file or folder cannot be read as rule files (missing, not a file, not UTF-8, too many)",
+    "invalid-yaml": "the file is not valid YAML, or uses a tag that would build an object",
+    "yaml-limit": "a YAML feature or size rule files may not use: aliases, merge keys, deep nesting, huge numbers",
+    "duplicate-key": "a mapping names the same key twice",
+    "bad-file": "the file is not a mapping with 'rules', 'situations' or 'tactics' lists",
+    "unknown-key": "a key the format does not have (with the nearest known key)",
+    "missing-key": "a required key is missing",
+    "bad-id": "an id that is not lower-case words joined by dots (with the nearest valid spelling)",
+    "duplicate-id": "two rules, two situations or two declared tactics share an id",
+    "bad-value": "a key holds the wrong kind of value (text, a number in range, a list ...)",
+    "bad-condition": "a when/unless is not a condition (an empty list, a list where a mapping belongs ...)",
+    "unknown-path": "a condition names a path (or trend) the state does not have",
+    "unknown-situation": "a condition names a situation nobody declares",
+    "unknown-operator": "a condition uses an operator that does not exist",
+    "invalid-value": "a condition compares a field with a value outside it (an enum value, a type)",
+    "unknown-placeholder": "the rationale names a field the state does not have",
+    "no-source": "a rule without a source (a document and a section)",
+    "situation-cycle": "situations that build on each other in a circle, or more than 100 levels deep",
+    "catalog-tactic": "a rule file declares a tactic the catalog already has",
+    "engine-limit": "durable-rules cannot run the condition (too many alternatives or values)",
+    "unknown-playbook": "no playbook file or built-in playbook of that name",
+    "load-error": "any other problem the loader refused",
+}
+
+
 class RulesetError(NegotiationRulesError, ValueError):
-    """A rule file is invalid; the message reads ``file:line: rule 'id': what is wrong``."""
+    """A rule file is invalid; the message reads ``file:line: rule 'id': what is wrong (did you mean 'x'?)``.
+
+    ``code`` says which mistake it is (a key of ``ERROR_CODES``, stable across wording changes);
+    ``suggestion`` is the nearest valid word when there is one (also shown in the message).
+    """
 
     def __init__(
         self,
@@ -54,17 +87,37 @@ class RulesetError(NegotiationRulesError, ValueError):
         line: int | None = None,
         rule_id: str | None = None,
         kind: str = "rule",
+        code: str = "load-error",
+        suggestion: str | None = None,
     ) -> None:
-        self.kind = kind  # "rule" or "situation": what ``rule_id`` names
+        if code not in ERROR_CODES:
+            raise ValueError(f"RulesetError code {code!r} is not in ERROR_CODES")
+        self.kind = kind  # "rule", "situation", "tactic" or "playbook": what ``rule_id`` names
         self.file = file
         self.line = line
         self.rule_id = rule_id if rule_id is None else bounded(rule_id, 200)
-        self.reason = bounded(message)
+        self.code = code
+        self.suggestion = suggestion
+        self.what = bounded(message)  # what is wrong, without the location and the suggestion
+        hint = f" (did you mean '{suggestion}'?)" if suggestion is not None else ""
+        self.reason = bounded(message + hint)
         where = bounded(file, 300) if file else "<rules>"
         if line is not None:
             where += f":{line}"
         who = f" {kind} '{self.rule_id}':" if rule_id else ""
         super().__init__(f"{where}:{who} {self.reason}")
+
+    def located(self, *, file: str | None = None, rule_id: str | None = None, kind: str | None = None) -> RulesetError:
+        """This error with the file, owner id and kind filled in where it had none (the driver locates once)."""
+        return RulesetError(
+            self.what,
+            file=self.file or file,
+            line=self.line,
+            rule_id=self.rule_id or rule_id,
+            kind=kind or self.kind,
+            code=self.code,
+            suggestion=self.suggestion,
+        )
 
 
 class EngineError(NegotiationRulesError, RuntimeError):
@@ -87,10 +140,16 @@ class ScoreError(NegotiationRulesError, ValueError):
     """``score`` cannot run as asked (no input, an output folder of another job ...); one line for the user."""
 
 
+def closest(word: object, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word`` (difflib, cutoff 0.6), or None: the data behind "did you mean"."""
+    text = str(word)
+    if len(text) > MAX_SUGGEST:
+        return None
+    close = difflib.get_close_matches(text, sorted({c for c in choices if len(c) <= MAX_SUGGEST}), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
-    word = str(word)
-    if len(word) > MAX_SUGGEST:
-        return ""
-    close = difflib.get_close_matches(word, sorted({c for c in choices if len(c) <= MAX_SUGGEST}), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close is not None else ""

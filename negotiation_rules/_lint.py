@@ -1,13 +1,15 @@
-"""A linter for rulesets: the mistakes the loader cannot refuse, each with file, line and rule id.
+"""A linter for rulesets: every mistake of a set of rule files, each with its code, file, line and rule id.
 
-The loader (ruleset.py) already refuses what is malformed: unknown paths and keys, enum
-values outside their field, missing sources. The linter finds what is well formed but wrong:
+The loader (``_loader.py``) yields every mistake it refuses (unknown paths and keys, enum
+values outside their field, missing sources ...), each with a code of ``ERROR_CODES``; the
+linter reports them as error findings with the same code. On top of that it finds what is
+well formed but wrong, which no loader can refuse:
 
 ======================== ======== ==========================================================
 code                     severity what it means
 ======================== ======== ==========================================================
-duplicate-id             error    two rules (or situations) share an id, in any files
-unknown-tactic           warning  the tactic is not in the catalog (error in the built-in rules)
+unknown-tactic           warning  the tactic is neither in the catalog nor declared in a
+                                  ``tactics:`` list (an error in the built-in rules)
 never-holds              error    a ``when`` (or a situation) can never hold: contradictory
                                   values or ranges on one field; a warning for an ``unless``
                                   or an alternative of an ``any``
@@ -15,17 +17,13 @@ unless-always-blocks     error    the ``unless`` holds whenever the ``when`` doe
                                   never recommend its tactic
 unless-never-applies     warning  the ``unless`` can never hold when the ``when`` does
 duplicate-conditions     warning  two rules for one tactic have identical ``when``
-no-source                error    a rule without a source
-unknown-placeholder      error    the rationale names a field the state does not have
 tactic-without-rule      warning  a catalog tactic no built-in rule recommends
-unknown-path             error    a condition built in Python names a path the state lacks
-unknown-situation        error    ... or a situation no file declares
-invalid-value            error    ... or a value outside the field (an enum value, a type)
-situation-cycle          error    situations that build on each other in a circle
-engine-limit             error    durable-rules cannot run the condition (too many alternatives)
-load-error               error    anything else the loader refused
 not-checked              info     a condition with too many combinations to decide
 ======================== ======== ==========================================================
+
+For rules built in Python, which no loader saw, the loader's checks are made here and
+reported with the loader's codes (``duplicate-id``, ``situation-cycle``, ``unknown-path``,
+``unknown-situation``, ``invalid-value``, ``no-source``, ``unknown-placeholder``).
 
 Whether a condition can hold is decided by evaluating it (``conditions.evaluate``, compiled
 into closures by ``facts.predicate``: the same Python mirror of the engine that explain.py
@@ -35,9 +33,9 @@ with. Situations are expanded into their own conditions, so ``situation.low_trus
 next to ``trust: medium`` is seen to clash. What the history implies
 (facts.effective_state) is not modelled: fields are taken as independent.
 
-``lint(paths)`` loads every file with the loader's own per-rule functions but keeps going
-after a mistake, so one run reports every duplicate id and every refused rule, not only the
-first.
+``lint(paths)`` takes every mistake the loader yields (``read_ruleset``: every mistake of
+every rule, each with its code, file, line and rule id) as a finding of the same code, and
+runs the checks a loader cannot make on the rules that did load.
 """
 
 from __future__ import annotations
@@ -67,74 +65,36 @@ from ._conditions import (
     negate,
     possibly,
 )
-from ._errors import NegotiationRulesError, RulesetError
+from ._engine import engine_for
+from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError
 from ._facts import predicate
 from ._fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
+from ._loader import BUILTIN, read_ruleset, read_sources
+from ._model import MAX_SITUATION_LEVELS, PLACEHOLDER_RE, iter_cycle_errors, iter_duplicate_errors
+from ._packaged import builtin_ruleset_dir
 from ._render import finding_text
-from ._ruleset import (
-    BUILTIN,
-    FILE_KEYS,
-    MAX_SITUATION_LEVELS,
-    PLACEHOLDER_RE,
-    Rule,
-    Ruleset,
-    Situation,
-    _id,
-    _rule,
-    _rule_files,
-    _situation,
-    _stratify,
-    builtin_ruleset,
-    builtin_ruleset_dir,
-    builtin_situation_ids,
-    builtin_situations_named,
-    load_ruleset,
-)
+from ._ruleset import Rule, Ruleset, Situation, builtin_ruleset
 from ._state import NegotiationState
-from ._yaml import LineDict, LineList, line_of, load_yaml
 
 Severity = Literal["error", "warning", "info"]
 PathLike = str | Path
 
-#: Every finding code and what it means (the table above, for the CLI and the docs).
-CODES: dict[str, str] = {
-    "duplicate-id": "two rules (or two situations) share an id",
-    "unknown-tactic": "the tactic id is not in the catalog",
+#: The codes of the checks only the linter makes (the loader's are ``ERROR_CODES``).
+FINDING_CODES: dict[str, str] = {
+    "unknown-tactic": "the tactic id is neither in the catalog nor declared in a tactics: list",
     "never-holds": "a condition that can never hold",
     "unless-always-blocks": "the unless holds whenever the when does, so the rule never recommends",
     "unless-never-applies": "the unless can never hold when the when does",
     "duplicate-conditions": "two rules for one tactic with identical conditions",
-    "no-source": "a rule without a source",
-    "unknown-placeholder": "the rationale names an unknown field",
     "tactic-without-rule": "a catalog tactic with no rule",
-    "unknown-path": "a condition names a path the state does not have",
-    "unknown-situation": "a condition names a situation nobody declares",
-    "invalid-value": "a value outside its field, or of the wrong type",
-    "situation-cycle": "situations build on each other in a circle",
-    "engine-limit": "durable-rules cannot run the condition",
-    "load-error": "the loader refused the file or rule",
     "not-checked": "too many combinations to decide whether the condition can hold",
 }
+#: Every finding code and what it means: the linter's own, then the loader's (for the CLI and the docs).
+CODES: dict[str, str] = {**FINDING_CODES, **ERROR_CODES}
 #: Combinations evaluated at most to decide one question about a condition.
 MAX_COMBINATIONS = 100_000
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-#: Loader messages and the finding code they correspond to (anything else is ``load-error``).
-_LOADER_CODES = (
-    ("duplicate rule id", "duplicate-id"),
-    ("duplicate situation id", "duplicate-id"),
-    ("is not a value of", "invalid-value"),
-    ("rationale names unknown field", "unknown-placeholder"),
-    ("missing 'sources'", "no-source"),
-    ("'sources' needs", "no-source"),
-    ("a source needs", "no-source"),
-    ("unknown path", "unknown-path"),
-    ("unknown trend", "unknown-path"),
-    ("unknown situation", "unknown-situation"),
-    ("in a cycle", "situation-cycle"),
-    ("alternatives; simplify", "engine-limit"),
-    ("must hold together; split", "engine-limit"),
-)
 
 
 class Finding(BaseModel):
@@ -148,8 +108,8 @@ class Finding(BaseModel):
     line: int | None = None
     rule_id: str | None = None
     message: str
-    #: What ``rule_id`` names: a rule or a situation.
-    kind: Literal["rule", "situation"] = "rule"
+    #: What ``rule_id`` names: a rule, a situation or a tactic a rule file declares.
+    kind: Literal["rule", "situation", "tactic"] = "rule"
 
     @field_validator("line")
     @classmethod
@@ -157,26 +117,34 @@ class Finding(BaseModel):
         """Lines are 1-based; a rule built in Python has line 0, which means "no line"."""
         return line or None
 
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, code: str) -> str:
+        """Every code is in CODES, so docs/errors.md (tested against CODES) lists every code lint emits."""
+        if code not in CODES:
+            raise ValueError(f"finding code {code!r} is not in CODES")
+        return code
+
     def __str__(self) -> str:
         """``file:line: severity [code] rule 'id': message`` (``_render.finding_text``)."""
         return finding_text(self)
 
 
 def from_error(exc: RulesetError) -> Finding:
-    """A loader error as a finding (its code read off the message; ``load-error`` otherwise)."""
-    code = next((c for text, c in _LOADER_CODES if text in exc.reason), "load-error")
+    """A loader error as an error finding with the loader's own code, file, line and rule id."""
     return Finding(
         severity="error",
-        code=code,
+        code=exc.code,
         file=exc.file or "<rules>",
         line=exc.line,
         rule_id=exc.rule_id,
         message=exc.reason,
-        kind="situation" if exc.kind == "situation" else "rule",
+        kind=exc.kind if exc.kind in ("situation", "tactic") else "rule",
     )
 
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings without repeats, by file, line, severity and code."""
     unique = list(dict.fromkeys(findings))
     return sorted(
         unique,
@@ -208,172 +176,79 @@ def lint(
 
 
 def lint_paths(paths: Sequence[PathLike], *, builtin: bool | None = None) -> list[Finding]:
-    """Lint rule files and folders loaded together; what the loader refuses becomes a finding.
+    """Lint rule files and folders loaded together; every mistake the loader finds becomes a finding.
 
-    When the files load, the loaded ruleset is linted. When they do not, every file and every
-    rule is loaded on its own terms, so all duplicate ids and all refused rules are reported
-    (with the loader's message, file and line), and the rules that did load are linted too.
+    The loader reports every mistake of every rule (with its code, file, line and rule id); the
+    rules that did load are linted too. When the files are free of mistakes, durable-rules is
+    asked to take them, as ``load_ruleset`` would.
     """
     if not paths:
         raise ValueError("lint_paths needs at least one rule file or folder")
-    paths = [builtin_ruleset_dir() if str(p) == BUILTIN else p for p in paths]  # "builtin": the built-in rules
-    files = _files_of_reporting(paths, [])
+    folders = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in paths]  # "builtin": the built-in rules
+    sources, errors = read_sources(folders)
     if builtin is None:
         home = builtin_ruleset_dir().resolve()
-        builtin = bool(files) and all(f.resolve().parent == home for f in files)
-    try:
-        loaded = load_ruleset([Path(p) for p in paths])
-    except NegotiationRulesError as exc:
-        partial, findings = load_tolerant(paths)
-        if not findings:  # refused by durable-rules itself, not by the loader's checks
-            findings = [
-                from_error(exc)
-                if isinstance(exc, RulesetError)
-                else Finding(severity="error", code="engine-limit", file=str(paths[0]), message=str(exc))
-            ]
-        return _sorted([*findings, *lint_ruleset(partial, builtin=builtin, compile_check=False)])
-    return lint_ruleset(loaded, builtin=builtin)
-
-
-def load_tolerant(paths: Sequence[PathLike]) -> tuple[Ruleset, list[Finding]]:
-    """Load what can be loaded from ``paths``; every refusal is a finding instead of an exception.
-
-    Uses the loader's own functions for one situation and one rule, so the messages are the
-    loader's; duplicate ids are kept (lint reports them all).
-    """
-    findings: list[Finding] = []
-    raw_rules: list[tuple[str, LineDict, str]] = []
-    raw_situations: list[tuple[str, LineDict]] = []
-    for file in _files_of_reporting(paths, findings):
-        doc = _read_doc(file, findings)
-        if doc is None:
-            continue
-        set_name = doc.get("ruleset", file.stem)
-        for key in ("rules", "situations"):
-            items = doc.get(key, [])
-            if not isinstance(items, list):
-                findings.append(_error(f"'{key}' must be a list", str(file), _kline(doc, key)))
-                continue
-            for i, item in enumerate(items):
-                item_line = items.item_lines[i] if isinstance(items, LineList) else None
-                if not isinstance(item, LineDict):
-                    findings.append(_error(f"each entry of '{key}' is a mapping", str(file), item_line))
-                elif key == "rules":
-                    raw_rules.append((str(file), item, str(set_name)))
-                else:
-                    raw_situations.append((str(file), item))
-    known: list[str] = []
-    for file_name, item in raw_situations:
-        try:
-            known.append(_id(file_name, item, "situation"))
-        except RulesetError as exc:
-            findings.append(from_error(exc))
-    declared = list(known)
-    known += [sid for sid in builtin_situation_ids() if sid not in declared]  # any rule file may name these
-    situations: list[Situation] = []
-    for file_name, item in raw_situations:
-        try:
-            situations.append(_situation(file_name, item, known))
-        except RulesetError as exc:
-            findings.append(from_error(exc))
-    rules: list[Rule] = []
-    for file_name, item, set_name in raw_rules:
-        try:
-            rules.append(_rule(file_name, item, set_name, known))
-        except RulesetError as exc:
-            findings.append(from_error(exc))
-    conditions = [s.when for s in situations] + [c for r in rules for c in (r.when, r.unless) if c is not None]
-    situations += builtin_situations_named(declared, conditions)
-    try:
-        situations = _stratify(situations)
-    except RulesetError as exc:
-        findings.append(from_error(exc))
-    name = Path(paths[0]).stem if len(paths) == 1 else "rules"
-    return Ruleset(rules, situations, name), findings
-
-
-def _files_of_reporting(paths: Sequence[PathLike], findings: list[Finding]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        try:
-            out += _rule_files(Path(p))
-        except RulesetError as exc:
-            findings.append(from_error(exc))
-    return out
-
-
-def _read_doc(file: Path, findings: list[Finding]) -> LineDict | None:
-    """One rule file's top-level mapping, or None (with a finding) when it cannot be used."""
-    try:
-        text = file.read_bytes().decode("utf-8")
-        doc = load_yaml(text, str(file))
-    except (OSError, UnicodeDecodeError) as exc:
-        findings.append(_error(f"cannot read: {exc}", str(file), None))
-        return None
-    except RulesetError as exc:
-        findings.append(from_error(exc))
-        return None
-    if not isinstance(doc, LineDict):
-        what = "file is empty" if doc is None else "a rule file is a mapping with a 'rules' list"
-        findings.append(_error(what, str(file), line_of(doc, 1)))
-        return None
-    for key in doc:
-        if key not in FILE_KEYS:
-            findings.append(_error(f"unknown top-level key '{key}'", str(file), doc.line_of(key)))
-    if "rules" not in doc and "situations" not in doc:
-        findings.append(_error("no 'rules' list", str(file), doc.line))
-        return None
-    return doc
-
-
-def _kline(node: Any, key: str) -> int | None:
-    return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
-
-
-def _error(message: str, file: str, line: int | None, rule_id: str | None = None) -> Finding:
-    return Finding(severity="error", code="load-error", file=file, line=line, rule_id=rule_id, message=message)
+        builtin = bool(sources) and all(Path(f).resolve().parent == home for f, _ in sources)
+    parts = read_ruleset(sources)
+    errors += parts.errors
+    name = folders[0].stem if len(folders) == 1 else "rules"
+    ruleset = Ruleset(parts.rules, parts.situations, name, parts.declared)
+    findings = [from_error(exc) for exc in errors]
+    if not errors:
+        findings += _engine_findings(ruleset, folders[0])
+    return _sorted([*findings, *lint_ruleset(ruleset, builtin=builtin, compile_check=False, loaded=True)])
 
 
 # -- the checks on a loaded (or Python-built) ruleset --------------------------------------------
 
 
-def lint_ruleset(ruleset: Ruleset, *, builtin: bool | None = None, compile_check: bool = True) -> list[Finding]:
-    """Every finding for a Ruleset (loaded from files or built in Python), sorted by file and line."""
+def lint_ruleset(
+    ruleset: Ruleset, *, builtin: bool | None = None, compile_check: bool = True, loaded: bool = False
+) -> list[Finding]:
+    """Every finding for a Ruleset (loaded from files or built in Python), sorted by file and line.
+
+    ``loaded`` says the loader already checked duplicate ids and cycles (and reported them).
+    """
     if builtin is None:
         builtin = ruleset is builtin_ruleset()
-    checker = _Checker(ruleset, builtin)
+    checker = _Checker(ruleset, builtin, loaded)
     findings = list(checker.run())
     if compile_check and not any(f.severity == "error" for f in findings):
-        findings += _engine_findings(ruleset)
+        findings += _engine_findings(ruleset, None)
     return _sorted(findings)
 
 
-def _engine_findings(ruleset: Ruleset) -> list[Finding]:
-    from ._compiler import compile_ruleset
-
+def _engine_findings(ruleset: Ruleset, where: PathLike | None) -> list[Finding]:
+    """What durable-rules refuses of a ruleset free of other mistakes (an ``engine-limit`` finding)."""
     try:
-        compile_ruleset(ruleset)
+        engine_for(ruleset)
     except RulesetError as exc:
         return [from_error(exc)]
+    except NegotiationRulesError as exc:
+        return [Finding(severity="error", code="engine-limit", file=str(where or "<rules>"), message=str(exc))]
     return []
 
 
 def _file(item: Rule | Situation) -> str:
+    """Where a rule or situation comes from (``<python>`` for one built in Python)."""
     return item.file or "<python>"
 
 
 class _Checker:
     """Runs every check over one ruleset; conditions are decided with a ``_Space``."""
 
-    def __init__(self, ruleset: Ruleset, builtin: bool) -> None:
+    def __init__(self, ruleset: Ruleset, builtin: bool, loaded: bool = False) -> None:
         self.ruleset = ruleset
         self.builtin = builtin
+        self.loaded = loaded
         self.situations = {s.id: s for s in ruleset.situations}
         self.space = _Space(self.situations)
 
     def run(self) -> Iterator[Finding]:
-        yield from self.duplicates()
-        yield from self.cycles()
+        """Every finding, rule by rule (duplicates and cycles only when the loader did not check them)."""
+        if not self.loaded:
+            yield from self.duplicates()
+            yield from self.cycles()
         for sit in self.ruleset.situations:
             yield from self.situation(sit)
         for rule in self.ruleset.rules:
@@ -383,39 +258,14 @@ class _Checker:
             yield from self.uncovered()
 
     def duplicates(self) -> Iterator[Finding]:
-        seen: dict[tuple[str, str], Rule | Situation] = {}
-        items: list[Rule | Situation] = [*self.ruleset.situations, *self.ruleset.rules]
-        for item in items:
-            kind = "situation" if isinstance(item, Situation) else "rule"
-            first = seen.setdefault((kind, item.id), item)
-            if first is not item:
-                yield Finding(
-                    severity="error",
-                    code="duplicate-id",
-                    file=_file(item),
-                    line=item.line,
-                    rule_id=item.id,
-                    message=f"duplicate {kind} id, first defined at {_file(first)}"
-                    + (f":{first.line}" if first.line else ""),
-                )
+        """Rules or situations built in Python that share an id (the loader's own check)."""
+        for exc in iter_duplicate_errors(self.ruleset.rules, self.ruleset.situations):
+            yield from_error(exc).model_copy(update={"file": exc.file or "<python>"})
 
     def cycles(self) -> Iterator[Finding]:
-        deps = {s.id: _situations_in(s.when) & set(self.situations) for s in self.ruleset.situations}
-        reported: set[frozenset[str]] = set()
-        for start in deps:
-            trail = _cycle_from(start, deps)
-            if trail and frozenset(trail) not in reported:
-                reported.add(frozenset(trail))
-                sit = self.situations[trail[0]]
-                yield Finding(
-                    severity="error",
-                    code="situation-cycle",
-                    file=_file(sit),
-                    line=sit.line,
-                    rule_id=sit.id,
-                    message=f"situations build on each other in a cycle: {' -> '.join([*trail, trail[0]])}",
-                    kind="situation",
-                )
+        """Situations built in Python that build on each other in a circle (the loader's own check)."""
+        for exc in iter_cycle_errors(self.ruleset.situations):
+            yield from_error(exc).model_copy(update={"file": exc.file or "<python>"})
 
     def situation(self, sit: Situation) -> Iterator[Finding]:
         problems = self.validate(sit.when, sit)
@@ -603,29 +453,6 @@ def _value_problem(spec: FieldSpec, value: Any) -> str | None:
             return f"'{spec.path}' takes a number, got {value!r}"
         return None
     return None if isinstance(value, str) else f"'{spec.path}' takes text, got {value!r}"
-
-
-def _situations_in(cond: Condition) -> set[str]:
-    return {
-        leaf.path[len(SITUATION_PREFIX) :]
-        for leaf in leaves(cond)
-        if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX)
-    }
-
-
-def _cycle_from(start: str, deps: Mapping[str, set[str]]) -> list[str] | None:
-    """A cycle through ``start`` (as a list of ids beginning with ``start``), or None."""
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        node, trail = stack.pop()
-        for nxt in sorted(deps.get(node, ())):
-            if nxt == start:
-                return trail
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, [*trail, nxt]))
-    return None
 
 
 # -- deciding conditions -----------------------------------------------------------------------

@@ -153,6 +153,8 @@ def run_task(task: dict[str, Any]) -> tuple[str, Any]:
             "file": exc.file,
             "line": exc.line,
             "rule_id": exc.rule_id,
+            "kind": exc.kind,
+            "code": exc.code,
         }
     except (NegotiationRulesError, ValueError, TypeError) as exc:
         return "error", {"type": type(exc).__name__, "message": str(exc)}
@@ -175,7 +177,14 @@ def rebuild_error(fields: dict[str, Any]) -> Exception:
     if kind == "StateError":
         return StateError(message, fields.get("path") or "")
     if kind == "RulesetError":
-        return RulesetError(message, file=fields.get("file"), line=fields.get("line"), rule_id=fields.get("rule_id"))
+        return RulesetError(
+            message,
+            file=fields.get("file"),
+            line=fields.get("line"),
+            rule_id=fields.get("rule_id"),
+            kind=fields.get("kind") or "rule",
+            code=fields.get("code") or "load-error",
+        )
     if kind == "UnknownTacticError":
         return UnknownTacticError(message)
     if kind == "EngineError":

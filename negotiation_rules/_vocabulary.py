@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ._fields import FieldSpec, state_fields
-from ._ruleset import builtin_ruleset_dir
+from ._packaged import builtin_ruleset_dir
 
 #: How an unknown value reads wherever a text would otherwise show it.
 UNKNOWN_TEXT = "not known yet"

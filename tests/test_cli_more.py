@@ -279,7 +279,7 @@ def test_lint_a_file_that_is_not_yaml_is_a_finding_not_a_crash(tmp_path: Path) -
     out = run("lint", str(tmp_path), "--json")
     assert out.returncode == 1
     (finding,) = json.loads(out.stdout)["findings"]
-    assert finding["code"] == "load-error" and "invalid YAML" in finding["message"]
+    assert finding["code"] == "invalid-yaml" and "invalid YAML" in finding["message"]
 
 
 def test_lint_a_missing_path_is_a_usage_error() -> None:

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import negotiation_rules
 import negotiation_rules.testing
 
@@ -64,7 +62,6 @@ def _imports(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="lint still imports the loader's private functions (issue 10, item 1)")
 def test_no_module_imports_a_private_name_of_another() -> None:
     offenders = []
     for path in [*PACKAGE.rglob("*.py"), ROOT / "_negotiation_rules_pytestplugin.py"]:

@@ -209,9 +209,9 @@ def test_every_refused_rule_is_a_finding_not_just_the_first(write_rules: Callabl
     assert {(Path(f.file).name, f.code) for f in findings} == {
         ("a.yaml", "invalid-value"),
         ("b.yaml", "unknown-path"),
-        ("c.yaml", "load-error"),
+        ("c.yaml", "invalid-yaml"),
     }
-    broken = next(f for f in findings if f.code == "load-error")
+    broken = next(f for f in findings if f.code == "invalid-yaml")
     assert broken.line == 3 and "invalid YAML" in broken.message
 
 
@@ -225,7 +225,7 @@ def test_a_clean_custom_ruleset_has_no_findings_and_its_own_tactics_only_warn(
 
 def test_a_missing_path_is_a_finding() -> None:
     findings = lint("/no/such/rules")
-    assert [(f.code, f.message) for f in findings] == [("load-error", "no such file or folder")]
+    assert [(f.code, f.message) for f in findings] == [("cannot-read", "no such file or folder")]
 
 
 def test_a_finding_reads_like_a_compiler_message() -> None:

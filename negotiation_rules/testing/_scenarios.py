@@ -24,25 +24,19 @@ The pytest plugin turns each case into a test item; ``Scenario.run()`` works wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._advice import Advice
-from .._errors import RulesetError, ScenarioError, StateError, did_you_mean
+from .._errors import RulesetError, ScenarioError, StateError
+from .._loader import BUILTIN, SCENARIO_SUFFIX
+from .._packaged import builtin_ruleset_dir
 from .._playbook import Playbook, load_playbook, resolve_playbook
-from .._ruleset import (
-    BUILTIN,
-    SCENARIO_SUFFIX,
-    Ruleset,
-    builtin_ruleset,
-    builtin_ruleset_dir,
-    load_ruleset,
-    resolve_ruleset,
-)
+from .._ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
 from .._state import NegotiationState, parse_state
-from .._yaml import LineDict, LineList, line_of, load_yaml
+from .._yaml import Entry, LineDict, LineList, line_of, load_yaml
 from . import Expectation, check, unknown_tactic_hint
 
 __all__ = ["SCENARIO_SUFFIX", "Scenario", "ScenarioError", "load_scenarios"]
@@ -142,7 +136,13 @@ class _Parser:
         """Every problem found so far, in the order of the file's lines."""
         return [text for _, text in sorted(self.found, key=lambda p: p[0])]
 
+    def reported(self, errors: Iterable[RulesetError]) -> None:
+        """Keep located errors of the shared reader (``Entry``) as problems, at their lines."""
+        for error in errors:
+            self.found.append((error.line or 0, str(error)))
+
     def problem(self, line: int | None, message: str, case: str | None = None) -> None:
+        """Keep one problem, located as ``file:line: case 'name': what``."""
         where = f"{self.file}:{line}" if line else self.file
         who = f" case '{case}':" if case else ""
         self.found.append((line or 0, f"{where}:{who} {message}"))
@@ -150,6 +150,7 @@ class _Parser:
     # -- rulesets and playbooks ---------------------------------------------------------------
 
     def ruleset(self, value: Any, line: int, case: str | None = None) -> Ruleset | None:
+        """The ruleset a ``ruleset:`` value names (paths relative to this file), or None after a problem."""
         if isinstance(value, str) and value:
             paths = [self._path(value)]
         elif isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
@@ -174,6 +175,7 @@ class _Parser:
         return builtin_ruleset_dir() if value == BUILTIN else self.base / value
 
     def playbook(self, value: Any, line: int, case: str | None = None) -> Playbook | None:
+        """The playbook a ``playbook:`` value names or holds inline, or None after a problem."""
         if value is None or value == {}:
             return None  # a case says "no playbook" where its file names one
         try:
@@ -188,6 +190,7 @@ class _Parser:
         return None
 
     def default(self) -> Ruleset | None:
+        """The ruleset of cases that name none: the caller's default, or the built-in rules."""
         if isinstance(self.default_ruleset, Ruleset):
             return self.default_ruleset
         try:
@@ -199,6 +202,7 @@ class _Parser:
     # -- the file -----------------------------------------------------------------------------
 
     def parse(self) -> list[Scenario]:
+        """Every case of the file; ScenarioError listing every problem found when there is any."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -209,9 +213,7 @@ class _Parser:
             raise ScenarioError([str(exc)]) from None
         if not isinstance(doc, LineDict) or "cases" not in doc:
             raise ScenarioError([f"{self.file}:{line_of(doc, 1)}: a scenario file is a mapping with a 'cases' list"])
-        for key in doc:
-            if key not in FILE_KEYS:
-                self.problem(doc.line_of(key), f"unknown top-level key '{key}'{did_you_mean(key, FILE_KEYS)}")
+        self.reported(Entry(doc, self.file, None).unknown_keys(FILE_KEYS, "top-level key"))
         if not isinstance(doc.get("description", ""), str):
             self.problem(doc.line_of("description"), "'description' is text")
         ruleset = self.ruleset(doc["ruleset"], doc.line_of("ruleset")) if "ruleset" in doc else self.default()
@@ -233,6 +235,7 @@ class _Parser:
     def case(
         self, item: Any, line: int, ruleset: Ruleset | None, playbook: Playbook | None, seen: dict[str, int]
     ) -> Scenario | None:
+        """One case as a Scenario, or None after reporting its problems."""
         if not isinstance(item, LineDict):
             self.problem(line, "each case is a mapping with a 'name', a 'state' and expectations")
             return None
@@ -245,9 +248,7 @@ class _Parser:
             return None
         seen[name] = item.line_of("name")
         before = len(self.found)
-        for key in item:
-            if key not in CASE_KEYS:
-                self.problem(item.line_of(key), f"unknown key '{key}'{did_you_mean(key, CASE_KEYS)}", name)
+        self.reported(Entry(item, self.file, name, "case").unknown_keys(CASE_KEYS))
         if "ruleset" in item:
             ruleset = self.ruleset(item["ruleset"], item.line_of("ruleset"), name)
         if "playbook" in item:
@@ -273,6 +274,7 @@ class _Parser:
         )
 
     def state(self, item: LineDict, name: str) -> NegotiationState | None:
+        """The case's ``state`` validated as a NegotiationState, or None (a problem at the field's line)."""
         raw = item.get("state", {})
         line = item.line_of("state")
         if not isinstance(raw, dict):
@@ -298,6 +300,7 @@ class _Parser:
         return list(zip(value, value.item_lines, strict=True))
 
     def known(self, ruleset: Ruleset | None, tactic: str, line: int, name: str) -> bool:
+        """Whether ``tactic`` is a tactic of ``ruleset`` (a problem with a did-you-mean when not)."""
         if ruleset is None:
             return True  # the ruleset's own error is reported already
         hint = unknown_tactic_hint(ruleset, tactic)
@@ -307,6 +310,7 @@ class _Parser:
         return False
 
     def expectations(self, item: LineDict, name: str, ruleset: Ruleset | None) -> Iterator[Expectation]:
+        """The case's expectations (recommends, first, not_recommends, ...), problems reported as found."""
         if not any(key in item for key in EXPECTATION_KEYS):
             self.problem(item.line, f"no expectation: give at least one of {', '.join(EXPECTATION_KEYS)}", name)
             return
@@ -352,6 +356,7 @@ class _Parser:
     def set_aside(
         self, item: LineDict, name: str, ruleset: Ruleset | None, unwanted: dict[str, int]
     ) -> Iterator[Expectation]:
+        """The tactics ``set_aside`` expects set aside, with an optional reason text each."""
         value, line = item["set_aside"], item.line_of("set_aside")
         entries = [value] if isinstance(value, (str, LineDict)) else value
         if not isinstance(entries, list):
@@ -363,11 +368,7 @@ class _Parser:
         for entry, entry_line in zip(entries, lines, strict=True):
             reason = None
             if isinstance(entry, LineDict):
-                for key in entry:
-                    if key not in SET_ASIDE_KEYS:
-                        self.problem(
-                            entry.line_of(key), f"unknown key '{key}'{did_you_mean(key, SET_ASIDE_KEYS)}", name
-                        )
+                self.reported(Entry(entry, self.file, name, "case").unknown_keys(SET_ASIDE_KEYS))
                 reason = entry.get("reason_contains")
                 if reason is not None and (not isinstance(reason, str) or not reason):
                     self.problem(entry.line_of("reason_contains"), "'reason_contains' is text", name)
@@ -383,6 +384,7 @@ class _Parser:
     def ranks_before(
         self, item: LineDict, name: str, ruleset: Ruleset | None, wanted: dict[str, int]
     ) -> Iterator[Expectation]:
+        """The ``[a, b]`` pairs of ``ranks_before``: a must rank above b."""
         value, line = item["ranks_before"], item.line_of("ranks_before")
         if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
             pairs, lines = [value], [line]  # one pair written without the outer list
