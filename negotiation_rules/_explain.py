@@ -17,11 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from ._advisor import PlaybookArg, RulesetArg, facts_for, fire
 from ._conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate, possibly
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
 from ._firing import Firing
+from ._pipeline import PlaybookArg, RulesetArg, facts_for, fire
 from ._playbook import resolve_playbook
 from ._ranking import fit_factor, rank
 from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset

@@ -34,11 +34,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._advice import Advice
-from ._advisor import PlaybookArg, RulesetArg, advise
+from ._advisor import advise
 from ._conditions import Condition, Count, Test, evaluate, leaves
 from ._explain import find_rules
 from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
+from ._pipeline import PlaybookArg, RulesetArg
 from ._playbook import Playbook, resolve_playbook
 from ._ranking import rule_score
 from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset

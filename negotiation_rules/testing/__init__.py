@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._advice import Advice
-from .._advisor import PlaybookArg, RulesetArg, advise
+from .._advisor import advise
 from .._errors import UnknownTacticError, did_you_mean
 from .._explain import Explanation, explain
+from .._pipeline import PlaybookArg, RulesetArg
 from .._playbook import Playbook, resolve_playbook
 from .._ruleset import Ruleset, resolve_ruleset
 from .._state import NegotiationState, parse_state
