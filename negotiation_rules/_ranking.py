@@ -27,8 +27,6 @@ ruleset (``_plan``), and Recommendation objects are only built for the ``top`` t
 from __future__ import annotations
 
 import operator
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,6 +36,7 @@ from pydantic import BaseModel
 from ._advice import Advice, Fact, Recommendation, SetAside, Source
 from ._basis import facts_of, support, unknown_fields
 from ._conditions import Condition, negate
+from ._derived import derived
 from ._facts import derived_paths
 from ._fields import value_at
 from ._firing import Firing
@@ -109,36 +108,33 @@ class _RulePlan:
         return "".join(out)
 
 
-_plans: weakref.WeakKeyDictionary[Ruleset, dict[str, _RulePlan]] = weakref.WeakKeyDictionary()
-_plans_lock = threading.Lock()
-
-
 def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
-    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives)."""
-    plans = _plans.get(ruleset)
-    if plans is None:
-        plans = {}
-        for rule in ruleset.rules:
-            spec = ruleset.specificity(rule)
-            fit = fit_factor(spec)
-            paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
-            plans[rule.id] = _RulePlan(
-                rule=rule,
-                family=rule.family,
-                fit=fit,
-                score=round(rule.weight * fit, 4),
-                sources=tuple(
-                    Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
-                    for s in rule.sources
-                ),
-                specificity=spec,
-                literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
-                paths=paths,
-                getters=tuple(operator.attrgetter(p) for p in paths),
-                fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
-            )
-        with _plans_lock:
-            plans = _plans.setdefault(ruleset, plans)
+    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives; see _derived.py)."""
+    return derived(ruleset, _plans)
+
+
+def _plans(ruleset: Ruleset) -> dict[str, _RulePlan]:
+    """Per rule id, what ranking needs of the rule that does not depend on the state."""
+    plans = {}
+    for rule in ruleset.rules:
+        spec = ruleset.specificity(rule)
+        fit = fit_factor(spec)
+        paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
+        plans[rule.id] = _RulePlan(
+            rule=rule,
+            family=rule.family,
+            fit=fit,
+            score=round(rule.weight * fit, 4),
+            sources=tuple(
+                Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
+                for s in rule.sources
+            ),
+            specificity=spec,
+            literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
+            paths=paths,
+            getters=tuple(operator.attrgetter(p) for p in paths),
+            fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
+        )
     return plans
 
 

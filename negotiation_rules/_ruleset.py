@@ -12,15 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
+from ._compiler import CompiledRuleset, compile_ruleset
 from ._conditions import Condition, ConditionParser, situations_named, specificity
+from ._derived import derived
 from ._errors import RulesetError, did_you_mean
 from ._fields import state_fields
 from ._yaml import MAX_FILE_BYTES, LineDict, LineList, line_of, load_yaml
-
-if TYPE_CHECKING:
-    from ._compiler import CompiledRuleset
 
 RULE_KEYS = (
     "id",
@@ -140,8 +139,6 @@ class Ruleset:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.situations: tuple[Situation, ...] = tuple(situations)
         self._by_id = {r.id: r for r in self.rules}
-        self._lock = threading.Lock()
-        self._compiled: CompiledRuleset | None = None
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -181,14 +178,8 @@ class Ruleset:
         return max(1, specificity(rule.when, self.situation_specificity))
 
     def compiled(self) -> CompiledRuleset:
-        """The durable-rules form of this ruleset, built once and shared by every call."""
-        if self._compiled is None:
-            with self._lock:
-                if self._compiled is None:
-                    from ._compiler import compile_ruleset
-
-                    self._compiled = compile_ruleset(self)
-        return self._compiled
+        """The durable-rules form of this ruleset, built once and shared by every call (see _derived.py)."""
+        return derived(self, compile_ruleset)
 
     @classmethod
     def from_text(cls, text: str, file: str = "<string>") -> Ruleset:

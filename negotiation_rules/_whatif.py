@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._advice import Advice
 from ._advisor import advise
 from ._conditions import Condition, Count, Test, evaluate, leaves
+from ._derived import derived
 from ._explain import find_rules
 from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
@@ -250,9 +251,19 @@ def _linked_fields(state: NegotiationState, relevant: set[str]) -> set[str]:
     return linked
 
 
-def _tests_on(ruleset: Ruleset, path: str) -> list[Test]:
+def _tests_by_path(ruleset: Ruleset) -> dict[str, list[Test]]:
+    """Every test of the ruleset's conditions, by the state path it reads (a per-ruleset index)."""
     conds = [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]
-    return [leaf for c in conds for leaf in leaves(c) if isinstance(leaf, Test) and leaf.path == path]
+    out: dict[str, list[Test]] = {}
+    for leaf in (leaf for c in conds for leaf in leaves(c)):
+        if isinstance(leaf, Test):
+            out.setdefault(leaf.path, []).append(leaf)
+    return out
+
+
+def _tests_on(ruleset: Ruleset, path: str) -> list[Test]:
+    """The tests on ``path`` in any condition of the ruleset, in ruleset order."""
+    return derived(ruleset, _tests_by_path).get(path, [])
 
 
 def _candidates(state: NegotiationState, path: str, ruleset: Ruleset) -> list[tuple[Any, list[Any]]]:
