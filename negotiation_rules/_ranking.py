@@ -63,23 +63,17 @@ def fill(text: str, state: NegotiationState) -> str:
 
 
 M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
 
 
 def trusted(model: type[M], fields: dict[str, Any], fields_set: set[str] | None = None) -> M:
-    """``model.model_construct(**fields)`` for output that is valid by construction and names every field.
+    """``model.model_construct(**fields)``: output valid by construction is not validated again.
 
     Ranking builds its Recommendations from rules validated at load time, so validating them
-    again on every call only costs time (it was the largest part of ranking). This is what
-    ``model_construct`` does, without its loop over defaults (``fields`` must name every field;
-    tests/test_batch.py checks the result equals the validated model).
+    again on every call only costs time (it was the largest part of ranking). ``fields`` names
+    every field; ``fields_set`` (default: all of them) is what ``model_fields_set`` reports
+    (tests/test_batch.py checks the result equals the validated model).
     """
-    obj = model.__new__(model)
-    _set(obj, "__dict__", fields)
-    _set(obj, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
+    return model.model_construct(set(fields) if fields_set is None else fields_set, **fields)
 
 
 @dataclass(frozen=True)
