@@ -35,11 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._advice import Advice
 from ._advisor import advise
-from ._conditions import Condition, Count, Test, evaluate, leaves
+from ._conditions import Condition, Test, evaluate, leaves
 from ._derived import derived
 from ._explain import find_rules
 from ._facts import effective_state
-from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
+from ._fields import FieldSpec, state_fields, value_at
 from ._pipeline import PlaybookArg, RulesetArg
 from ._playbook import Playbook, resolve_playbook
 from ._ranking import rule_score
@@ -176,19 +176,15 @@ def _fields_of(
     cond: Condition | None, situations: Mapping[str, Situation], out: set[str], skipped: set[str], trail: frozenset[str]
 ) -> None:
     """Collect the searchable fields ``cond`` depends on, through the situations it names."""
+    if cond is None:
+        return
     fields = searchable_fields()
-    for leaf in leaves(cond):
-        if isinstance(leaf, Count):
-            skipped.add(leaf.path)
-            continue
-        if leaf.path.startswith(SITUATION_PREFIX):
-            sit = situations.get(leaf.path[len(SITUATION_PREFIX) :])
-            if sit is not None and sit.id not in trail:
-                _fields_of(sit.when, situations, out, skipped, trail | {sit.id})
-        elif leaf.path in fields:
-            out.add(leaf.path)
-        else:
-            skipped.add(leaf.path)
+    for path in cond.fields():
+        (out if path in fields else skipped).add(path)
+    for name in sorted(cond.situations() - trail):
+        sit = situations.get(name)
+        if sit is not None:
+            _fields_of(sit.when, situations, out, skipped, trail | {name})
 
 
 def _rules_that_matter(ruleset: Ruleset, tactic: str, goal: Goal, playbook: Playbook | None) -> list[Rule]:
