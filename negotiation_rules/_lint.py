@@ -66,6 +66,7 @@ from ._conditions import (
     leaves,
     negate,
     possibly,
+    situations_named,
 )
 from ._errors import NegotiationRulesError, RulesetError
 from ._fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
@@ -399,7 +400,7 @@ class _Checker:
                 )
 
     def cycles(self) -> Iterator[Finding]:
-        deps = {s.id: _situations_in(s.when) & set(self.situations) for s in self.ruleset.situations}
+        deps = {s.id: situations_named(s.when) & set(self.situations) for s in self.ruleset.situations}
         reported: set[frozenset[str]] = set()
         for start in deps:
             trail = _cycle_from(start, deps)
@@ -602,14 +603,6 @@ def _value_problem(spec: FieldSpec, value: Any) -> str | None:
             return f"'{spec.path}' takes a number, got {value!r}"
         return None
     return None if isinstance(value, str) else f"'{spec.path}' takes text, got {value!r}"
-
-
-def _situations_in(cond: Condition) -> set[str]:
-    return {
-        leaf.path[len(SITUATION_PREFIX) :]
-        for leaf in leaves(cond)
-        if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX)
-    }
 
 
 def _cycle_from(start: str, deps: Mapping[str, set[str]]) -> list[str] | None:
