@@ -222,13 +222,8 @@ def _test_order(leaf: Leaf) -> tuple[float, str, str, str]:
 
 @cache
 def _closed_domains() -> dict[str, int]:
-    out = {}
-    for spec in state_fields().values():
-        if spec.kind == "enum":
-            out[spec.fact_key] = len(spec.choices)
-        elif spec.kind == "bool":
-            out[spec.fact_key] = 2
-    return out
+    """Fact key -> domain size, for the state fields with a closed domain (enums, booleans)."""
+    return {spec.fact_key: spec.domain_size for spec in state_fields().values() if spec.domain_size is not None}
 
 
 def domain_size(key: str) -> int:

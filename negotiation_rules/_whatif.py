@@ -164,12 +164,11 @@ def searchable_fields() -> dict[str, FieldSpec]:
 
 
 def _domain(spec: FieldSpec) -> tuple[Any, ...]:
-    """The known values a field may be set to (a change never "forgets" a fact back to unknown)."""
-    if spec.kind == "enum":
-        return spec.known_choices
-    if spec.kind == "bool":
-        return (False, True)
-    return SMALL_INTS
+    """The known values a field may be set to (a change never "forgets" a fact back to unknown): every value
+    of an enum or a boolean, the small integers within a number's bounds."""
+    if spec.closed_values is not None:
+        return spec.closed_values
+    return tuple(v for v in SMALL_INTS if spec.allows(v))
 
 
 def _fields_of(
