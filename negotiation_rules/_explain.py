@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from ._conditions import Condition, Count, Test, describe, evaluate, possibly
+from ._derived import derived
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
 from ._firing import Firing
@@ -145,6 +146,11 @@ def python_firing(ruleset: Ruleset, fact: dict[str, Any]) -> Firing:
         if r.unless is not None and r.unless_unknown == "set_aside" and evaluate(possibly(r.unless, conditions), stage)
     }
     return Firing(frozenset(situations), frozenset(matched), frozenset(blocked), frozenset(doubtful))
+
+
+def situations_by_id(ruleset: Ruleset) -> dict[str, Situation]:
+    """The ruleset's situations by id (kept per ruleset, see _derived.py)."""
+    return {s.id: s for s in ruleset.situations}
 
 
 def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -> None:
@@ -297,7 +303,7 @@ def explain(
     _, fact = facts_for(parsed, rules_set)
     stage = dict(fact)
     _stage_situations(stage, rules_set, set(firing.situations))
-    situations = {s.id: s for s in rules_set.situations}
+    situations = derived(rules_set, situations_by_id)
     multiplier = policy.multiplier(tactic) if policy else 1.0
     explained = [_explain_rule(rule, rules_set, stage, firing, multiplier, situations) for rule in rules]
     rec = advice.get(tactic)
