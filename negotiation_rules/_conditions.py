@@ -115,6 +115,8 @@ class Leaf(Node):
 
     __slots__ = ()
     keyword: ClassVar[str] = ""
+    #: What the test reads when its key is absent from the fact (a count of nothing is 0).
+    absent: ClassVar[Any] = None
     path: str
     op: str
     value: Any
@@ -216,6 +218,8 @@ class Test(Leaf):
 class Count(Leaf):
     """How many items of a list (``history``, ``issues``) match ``where``, compared by ``op``."""
 
+    absent: ClassVar[Any] = 0
+
     path: str
     where: Condition | None
     op: str
@@ -230,7 +234,7 @@ class Count(Leaf):
 
     def holds(self, fact: Mapping[str, Any]) -> bool:
         """An absent count is 0."""
-        return OPERATORS[self.op](fact.get(self.key, 0), self.value)
+        return OPERATORS[self.op](fact.get(self.key, self.absent), self.value)
 
     def negate(self) -> Count:
         """The opposite comparison of the same count."""

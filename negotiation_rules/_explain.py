@@ -187,7 +187,7 @@ def blame(
         # any that should hold / all that should not: every part went the wrong way;
         # a not is its negation pushed to the tests (unknown is not false).
         return [r for part in cond.parts for r in blame(part, stage, want, situations, file, via, _trail)]
-    actual = stage.get(cond.key, 0 if isinstance(cond, Count) else None)
+    actual = stage.get(cond.key, cond.absent)
     out = [
         Reason(text=_leaf_text(cond), held=not want, path=cond.path, actual=actual, via=via, file=file, line=cond.line)
     ]
@@ -212,7 +212,7 @@ def _checks(
         sit = situations.get(cond.situation) if cond.situation is not None else None
         if sit is not None:
             because = blame(sit.when, stage, not bool(stage.get(cond.key)), situations, sit.file, sit.id, (sit.id,))
-        actual = stage.get(cond.key, 0 if isinstance(cond, Count) else None)
+        actual = stage.get(cond.key, cond.absent)
         return [
             ConditionCheck(
                 text=_leaf_text(cond),

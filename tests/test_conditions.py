@@ -59,6 +59,11 @@ def test_situations_and_fields_split_the_leaves_by_what_they_read() -> None:
     assert PHASE.situation is None and STUCK.situation == "talks_stuck" and OFFERS.situation is None
 
 
+def test_a_leaf_knows_what_it_reads_when_its_key_is_absent_a_count_of_nothing_being_zero() -> None:
+    assert PHASE.absent is None and OFFERS.absent == 0
+    assert not PHASE.holds({}) and Count("history", None, "eq", 0).holds({})
+
+
 def test_each_group_knows_its_keyword_in_the_rule_format() -> None:
     assert (TREE.keyword, EITHER.keyword, NOT_OFFERS.keyword) == ("all", "any", "not")
 
