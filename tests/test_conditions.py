@@ -85,11 +85,12 @@ LEAVES = st.sampled_from(
 
 
 def _groups(children: st.SearchStrategy[Condition]) -> st.SearchStrategy[Condition]:
+    """An all, an any (of one to three children) or a not over ``children``."""
     items = st.lists(children, min_size=1, max_size=3).map(tuple)
     return st.one_of(items.map(All), items.map(AnyOf), children.map(Not))
 
 
-CONDITIONS: st.SearchStrategy[Condition] = st.recursive(LEAVES, _groups, max_leaves=8)
+CONDITIONS: st.SearchStrategy[Condition] = st.recursive(LEAVES, lambda children: _groups(children), max_leaves=8)
 FACTS = st.fixed_dictionaries(
     {},
     optional={
