@@ -78,6 +78,7 @@ def _unknown(
     out: dict[str, None],
     trail: tuple[str, ...],
 ) -> None:
+    """``unknown_fields`` into ``out``, following the parts that could still hold and the situations they name."""
     if not evaluate(possibly(cond, situations), fact):
         return
     for part in cond.parts:

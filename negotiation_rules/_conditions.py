@@ -54,10 +54,12 @@ MAX_LIST_VALUES = 399
 
 
 def _num(value: Any) -> bool:
+    """A number, not a boolean (``True > 0`` must not hold)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _fmt(value: Any) -> str:
+    """A condition's value as a rule author wrote it (``true``, ``a, b``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
@@ -158,6 +160,7 @@ class Test(Leaf):
 
     @property
     def key(self) -> str:
+        """The flat fact key: the path with dots as ``__``."""
         return self.path.replace(".", "__")
 
     def holds(self, fact: Mapping[str, Any]) -> bool:
@@ -269,6 +272,7 @@ class All(Node):
 
     @property
     def children(self) -> tuple[Condition, ...]:
+        """Its items."""
         return self.items
 
     def holds(self, fact: Mapping[str, Any]) -> bool:
@@ -320,6 +324,7 @@ class AnyOf(Node):
 
     @property
     def children(self) -> tuple[Condition, ...]:
+        """Its items."""
         return self.items
 
     def holds(self, fact: Mapping[str, Any]) -> bool:
@@ -327,6 +332,7 @@ class AnyOf(Node):
         return any(item.holds(fact) for item in self.items)
 
     def holding_parts(self, fact: Mapping[str, Any]) -> tuple[Condition, ...]:
+        """The first item that holds (none when no item does)."""
         return next(((item,) for item in self.items if item.holds(fact)), ())
 
     def negate(self) -> Condition:
@@ -372,10 +378,12 @@ class Not(Node):
 
     @property
     def children(self) -> tuple[Condition, ...]:
+        """The one item it negates."""
         return (self.item,)
 
     @property
     def parts(self) -> tuple[Condition, ...]:
+        """The item's negation pushed down (how the engine runs a ``not``)."""
         return (self.item.negate(),)
 
     def holds(self, fact: Mapping[str, Any]) -> bool:
@@ -420,6 +428,7 @@ def _joined(items: tuple[Condition, ...], joiner: str) -> str:
 
 
 def _product(items: tuple[Condition, ...], cap: int, memo: AltMemo) -> int:
+    """How many alternatives an ``all`` of ``items`` has: their product, capped at ``cap + 1``."""
     total = 1
     for item in items:
         total = min(cap + 1, total * item.count_alternatives(cap, memo))

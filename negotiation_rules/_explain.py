@@ -159,6 +159,7 @@ def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -
 
 
 def _leaf_text(cond: Test | Count) -> str:
+    """A leaf as the explanation reads it (a situation test as "situation 'x' is true")."""
     if cond.situation is not None and cond.op == "eq":
         return f"situation '{cond.situation}' is {'true' if cond.value else 'false'}"
     return describe(cond)

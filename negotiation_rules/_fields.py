@@ -99,6 +99,7 @@ class FieldSpec:
 
 
 def _is_number(value: Any) -> bool:
+    """A number a comparison can use: not a boolean, not NaN."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
