@@ -15,11 +15,11 @@ from typing import Any
 import durable_rules_engine as drl
 
 from negotiation_rules import NegotiationState, Ruleset, load_ruleset
-from negotiation_rules._advisor import facts_for
 from negotiation_rules._compiler import STAGE_TAG
 from negotiation_rules._engine import Engine, engine_for
 from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._explain import python_firing
+from negotiation_rules._pipeline import facts_for
 
 PHASES = ("preparation", "opening", "bargaining", "closing", "post_agreement")
 LEVELS = ("low", "medium", "high")

@@ -1,35 +1,20 @@
-"""The facade: state (validated) -> facts -> engine -> fired rules -> ranking -> Advice."""
+"""The facade: a state (validated) -> its facts -> the engine -> ranking -> Advice; the steps are in _pipeline.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ._advice import Advice
 from ._compiled import check_engine, evaluator_for
-from ._engine import engine_for
-from ._facts import effective_state
-from ._firing import Firing
-from ._history import trends as history_trends
+from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for
 from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask
 from ._ranking import rank, ranked_tactics
 from ._ruleset import Ruleset, resolve_ruleset
 from ._state import NegotiationState, parse_state
 
-#: A Ruleset, a rule file or folder, a list of them (``"builtin"`` stands for the built-in rules), or None.
-RulesetArg = Ruleset | str | Path | list[str | Path] | tuple[str | Path, ...] | None
-PlaybookArg = Playbook | str | Path | dict[str, Any] | None
-
-
-def check_top(top: int | None, name: str = "top") -> int | None:
-    """``top`` (or ``questions``) is None or a whole number >= 0."""
-    if top is None:
-        return None
-    if not isinstance(top, int) or isinstance(top, bool) or top < 0:
-        raise ValueError(f"{name} must be a whole number >= 0 or None, got {top!r}")
-    return top
+__all__ = ["advice_for", "advise"]
 
 
 def advice_for(
@@ -53,29 +38,6 @@ def advice_for(
         asked = ask(state, rules, policy, before, questions, trends, engine=engine)
         advice = advice.model_copy(update={"questions": asked})
     return advice
-
-
-def fire(
-    state: NegotiationState, ruleset: Ruleset, trends: Mapping[str, bool] | None = None
-) -> tuple[NegotiationState, Firing]:
-    """Derive the effective state and run it through durable-rules.
-
-    ``trends`` are the history's trends when the caller already has them (a Negotiation
-    session keeps them up to date); otherwise they are computed from ``state.history``.
-    """
-    effective, fact = facts_for(state, ruleset, trends)
-    return effective, engine_for(ruleset).evaluate(fact)
-
-
-def facts_for(
-    state: NegotiationState, ruleset: Ruleset, trends: Mapping[str, bool] | None = None
-) -> tuple[NegotiationState, dict[str, Any]]:
-    """The effective state and the flat fact the engine receives for it (trends included)."""
-    effective = effective_state(state)
-    engine = engine_for(ruleset)
-    if trends is None and engine.compiled.uses_trends:
-        trends = history_trends(state.history)
-    return effective, engine.facts(effective, trends)
 
 
 def advise(

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._advice import Fact
-from ._conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, negate, possibly
-from ._fields import SITUATION_PREFIX, state_fields, value_at
+from ._conditions import Condition, Count, Test, evaluate, possibly
+from ._fields import state_fields, value_at
 from ._history import TREND_PREFIX
 from ._state import NegotiationState
 
@@ -42,32 +42,22 @@ def _support(
     memo: Memo,
 ) -> list[Test | Count]:
     """``support`` with each situation's support worked out once (chains of situations may share them)."""
-    if isinstance(cond, Not):
-        return _support(negate(cond.item), fact, situations, trail, memo)
-    if isinstance(cond, All):
-        return list(
-            dict.fromkeys(leaf for item in cond.items for leaf in _support(item, fact, situations, trail, memo))
-        )
-    if isinstance(cond, AnyOf):
-        held = next((item for item in cond.items if evaluate(item, fact)), None)
-        return [] if held is None else _support(held, fact, situations, trail, memo)
-    if isinstance(cond, Count):
-        return [cond]
-    if cond.op == "exists" and not cond.value:
+    if not isinstance(cond, (Test, Count)):
+        parts = cond.holding_parts(fact)
+        return list(dict.fromkeys(leaf for part in parts for leaf in _support(part, fact, situations, trail, memo)))
+    name = cond.situation
+    if name is None:  # a count, or a test on the state; "exists: false" (unknown) rests on no stated fact
+        return [] if cond.op == "exists" and not cond.value else [cond]
+    inner = situations.get(name)
+    if inner is None or name in trail:
         return []
-    if cond.path.startswith(SITUATION_PREFIX):
-        name = cond.path[len(SITUATION_PREFIX) :]
-        inner = situations.get(name)
-        if inner is None or name in trail:
-            return []
-        positive = (cond.op == "eq") == (cond.value is True)
-        key = (name, positive)
-        if key not in memo:
-            if not positive:  # situation.x: false (or ne true): known to be false only when its negation holds
-                inner = negate(inner)
-            memo[key] = _support(inner, fact, situations, (*trail, name), memo) if evaluate(inner, fact) else []
-        return memo[key]
-    return [cond]
+    positive = (cond.op == "eq") == (cond.value is True)
+    key = (name, positive)
+    if key not in memo:
+        if not positive:  # situation.x: false (or ne true): known to be false only when its negation holds
+            inner = inner.negate()
+        memo[key] = _support(inner, fact, situations, (*trail, name), memo) if inner.holds(fact) else []
+    return memo[key]
 
 
 def unknown_fields(cond: Condition, fact: Mapping[str, Any], situations: Mapping[str, Condition]) -> list[str]:
@@ -88,23 +78,22 @@ def _unknown(
     out: dict[str, None],
     trail: tuple[str, ...],
 ) -> None:
+    """``unknown_fields`` into ``out``, following the parts that could still hold and the situations they name."""
     if not evaluate(possibly(cond, situations), fact):
         return
-    if isinstance(cond, Not):
-        _unknown(negate(cond.item), fact, situations, out, trail)
-    elif isinstance(cond, (All, AnyOf)):
-        for item in cond.items:
-            _unknown(item, fact, situations, out, trail)
-    elif isinstance(cond, Test):
-        if cond.path.startswith(SITUATION_PREFIX):
-            name = cond.path[len(SITUATION_PREFIX) :]
-            inner = situations.get(name)
-            if inner is not None and name not in trail and cond.op == "eq" and cond.value is True:
-                _unknown(inner, fact, situations, out, (*trail, name))
-            return
-        spec = state_fields().get(cond.path)
-        if spec is not None and spec.can_be_unknown and fact.get(cond.key) is None:
-            out.setdefault(cond.path)
+    for part in cond.parts:
+        _unknown(part, fact, situations, out, trail)
+    if not isinstance(cond, Test):
+        return
+    name = cond.situation
+    if name is not None:
+        inner = situations.get(name)
+        if inner is not None and name not in trail and cond.op == "eq" and cond.value is True:
+            _unknown(inner, fact, situations, out, (*trail, name))
+        return
+    spec = state_fields().get(cond.path)
+    if spec is not None and spec.can_be_unknown and fact.get(cond.key) is None:
+        out.setdefault(cond.path)
 
 
 def facts_of(

@@ -32,10 +32,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._advice import Advice
-from ._advisor import PlaybookArg, RulesetArg, check_top, facts_for
 from ._compiled import check_engine, evaluator_for
 from ._engine import engine_for
 from ._errors import EngineError, StateError
+from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for
 from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask
 from ._ranking import rank, ranked_tactics, trusted

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from ._conditions import All, AnyOf, Condition, Count, Not, Test, canonical, leaves, negate, possibly
+from ._conditions import Condition, Count, Leaf, leaves, possibly
 from ._errors import RulesetError
 from ._fields import state_fields
 from ._history import TREND_PREFIX
@@ -61,7 +61,6 @@ MAX_SPLIT_DEPTH = 8
 #: Pinned values that are compared exactly by both durable-rules and Python (ints as doubles).
 _EXACT_INT = 2**53
 
-Leaf = Test | Count
 Pins = tuple[tuple[str, frozenset[Any]], ...]
 
 
@@ -134,18 +133,9 @@ class CompiledRuleset:
     uses_trends: bool = False
 
 
-def compile_condition(cond: Condition) -> dict[str, Any]:
-    """One condition as a durable-rules expression over the flat stage fact."""
-    if isinstance(cond, Not):
-        return compile_condition(negate(cond.item))
-    if isinstance(cond, All):
-        return {"$and": [compile_condition(c) for c in cond.items]}
-    if isinstance(cond, AnyOf):
-        return {"$or": [compile_condition(c) for c in cond.items]}
-    return _compare(cond.key, cond.op, cond.value)
-
-
-def _compare(key: str, op: str, value: Any) -> dict[str, Any]:
+def compile_leaf(leaf: Leaf) -> dict[str, Any]:
+    """One test (of one alternative) as a durable-rules expression over the flat stage fact."""
+    key, op, value = leaf.key, leaf.op, leaf.value
     if op == "exists":
         return {"$ex" if value else "$nex": {key: 1}}
     if op == "eq":
@@ -161,40 +151,14 @@ def _compare(key: str, op: str, value: Any) -> dict[str, Any]:
 
 def dnf(cond: Condition) -> list[tuple[Leaf, ...]]:
     """The condition as alternatives of plain conjunctions (negations pushed to the leaves)."""
-    if isinstance(cond, (Test, Count)):
-        return [(cond,)]
-    if isinstance(cond, Not):
-        return dnf(negate(cond.item))
-    if isinstance(cond, AnyOf):
-        return [alt for item in cond.items for alt in dnf(item)]
-    out: list[tuple[Leaf, ...]] = [()]
-    for item in cond.items:
-        out = [left + right for left in out for right in dnf(item)]
-        if len(out) > MAX_ALTERNATIVES:
-            break
-    return out
+    return cond.alternatives(MAX_ALTERNATIVES)
 
 
-def count_alternatives(cond: Condition, cap: int = MAX_ALTERNATIVES, _memo: dict[int, int] | None = None) -> int:
+def count_alternatives(cond: Condition, cap: int = MAX_ALTERNATIVES) -> int:
     """How many alternatives ``dnf(cond)`` would make (before duplicates are dropped), counted
     without making them; any count above ``cap`` is returned as ``cap + 1``. A node shared in the
     condition (an expanded situation) is counted once."""
-    memo = {} if _memo is None else _memo
-    found = memo.get(id(cond))
-    if found is not None:
-        return found
-    if isinstance(cond, (Test, Count)):
-        total = 1
-    elif isinstance(cond, Not):
-        total = count_alternatives(negate(cond.item), cap, memo)
-    elif isinstance(cond, AnyOf):
-        total = min(cap + 1, sum(count_alternatives(item, cap, memo) for item in cond.items))
-    else:
-        total = 1
-        for item in cond.items:
-            total = min(cap + 1, total * count_alternatives(item, cap, memo))
-    memo[id(cond)] = total
-    return total
+    return cond.count_alternatives(cap)
 
 
 def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[EngineRule]:
@@ -220,8 +184,8 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 rule_id=where.id,
                 code="engine-limit",
             )
-        pattern = {"$and": [{"t": STAGE_TAG}, {"level": level}, *(compile_condition(t) for t in alt)]}
-        width = 1 + sum(len(t.value) for t in alt if isinstance(t, Test) and t.op == "in")
+        pattern = {"$and": [{"t": STAGE_TAG}, {"level": level}, *(compile_leaf(t) for t in alt)]}
+        width = 1 + sum(len(t.value) for t in alt if t.op == "in")
         if width > MAX_WIDTH_PER_SHARD:
             raise RulesetError(
                 f"its 'in' lists hold {width - 1} values that must be tried together; durable-rules takes at most"
@@ -231,7 +195,7 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 rule_id=where.id,
                 code="engine-limit",
             )
-        atoms = frozenset(canonical(t) for t in alt)
+        atoms = frozenset(t.canon() for t in alt)
         keys = frozenset(t.key for t in alt)
         out.append(EngineRule(f"{name}#{k}", level, pattern, atoms, keys, _pins(alt), width))
     return out
@@ -252,7 +216,7 @@ def _test_order(leaf: Leaf) -> tuple[float, str, str, str]:
     """
     domain = domain_size(leaf.key)
     if leaf.op in ("eq", "in", "ne", "not_in"):
-        share = (len(leaf.value) if isinstance(leaf, Test) and leaf.op in ("in", "not_in") else 1) / domain
+        share = (len(leaf.value) if leaf.op in ("in", "not_in") else 1) / domain
         share = share if leaf.op in ("eq", "in") else 1.0 - share
     else:
         share = 0.5 if leaf.op != "exists" else 0.9
@@ -261,13 +225,8 @@ def _test_order(leaf: Leaf) -> tuple[float, str, str, str]:
 
 @cache
 def _closed_domains() -> dict[str, int]:
-    out = {}
-    for spec in state_fields().values():
-        if spec.kind == "enum":
-            out[spec.fact_key] = len(spec.choices)
-        elif spec.kind == "bool":
-            out[spec.fact_key] = 2
-    return out
+    """Fact key -> domain size, for the state fields with a closed domain (enums, booleans)."""
+    return {spec.fact_key: spec.domain_size for spec in state_fields().values() if spec.domain_size is not None}
 
 
 def domain_size(key: str) -> int:
@@ -292,12 +251,9 @@ def _pins(alt: tuple[Leaf, ...]) -> Pins:
     """
     out: dict[str, frozenset[Any]] = {}
     for leaf in alt:
-        if isinstance(leaf, Test) and leaf.op in ("eq", "in"):
-            values = tuple(leaf.value) if leaf.op == "in" else (leaf.value,)
-        elif isinstance(leaf, Count) and leaf.op == "eq":
-            values = (leaf.value,)
-        else:
+        if leaf.op not in ("eq", "in"):  # a count is never "in"
             continue
+        values = tuple(leaf.value) if leaf.op == "in" else (leaf.value,)
         if all(_pinnable(v) for v in values):
             out[leaf.key] = out[leaf.key] & frozenset(values) if leaf.key in out else frozenset(values)
     return tuple(sorted(out.items()))
@@ -409,4 +365,4 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
 def _uses_trends(ruleset: Ruleset) -> bool:
     """Whether any condition tests a ``trend.*`` (only then is the history correlated)."""
     conds = [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]
-    return any(isinstance(leaf, Test) and leaf.path.startswith(TREND_PREFIX) for c in conds for leaf in leaves(c))
+    return any(path.startswith(TREND_PREFIX) for c in conds for path in c.fields())

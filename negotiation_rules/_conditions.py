@@ -12,9 +12,10 @@ over an unknown does not hold either. Saying ``field: unknown`` in a rule is par
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from functools import cached_property
+from typing import Any, ClassVar, Union, cast
 
 from ._errors import RulesetError, closest
 from ._fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
@@ -53,11 +54,101 @@ MAX_LIST_VALUES = 399
 
 
 def _num(value: Any) -> bool:
+    """A number, not a boolean (``True > 0`` must not hold)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _fmt(value: Any) -> str:
+    """A condition's value as a rule author wrote it (``true``, ``a, b``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+#: What ``count_alternatives`` has counted: id of a node -> (the node, kept alive so its id stays its own, count).
+AltMemo = dict[int, tuple["Condition", int]]
+
+
+class Node:
+    """What every condition node offers; each node class implements its own meaning, so no caller
+    needs to switch on node types. ``children`` is the tree as written; ``parts`` the same with a
+    ``not`` pushed through to its negation (what walks that follow the condition's truth use).
+    """
+
+    __slots__ = ()
+
+    @property
+    def children(self) -> tuple[Condition, ...]:
+        """The nodes directly under this one, as written (a count's ``where`` reads list items, not the fact)."""
+        return ()
+
+    @property
+    def parts(self) -> tuple[Condition, ...]:
+        """The children with a ``not`` replaced by its negation pushed down (a leaf has none)."""
+        return self.children
+
+    def holding_parts(self, fact: Mapping[str, Any]) -> tuple[Condition, ...]:
+        """The parts that make this node hold on ``fact``: all of an ``all``, the first ``any`` branch that holds."""
+        return self.parts
+
+    def walk(self) -> Iterator[Condition]:
+        """This node and every node under it, depth first, left to right."""
+        yield cast("Condition", self)
+        for child in self.children:
+            yield from child.walk()
+
+    def leaves(self) -> list[Test | Count]:
+        """Every test of the condition (a test or a count), left to right."""
+        return [node for node in self.walk() if isinstance(node, (Test, Count))]
+
+    def situations(self) -> set[str]:
+        """The situation ids the condition names."""
+        return {leaf.situation for leaf in self.leaves() if leaf.situation is not None}
+
+    def fields(self) -> set[str]:
+        """The state paths its tests read (``phase``, ``history``, ``trend.x``), situation tests aside."""
+        return {leaf.path for leaf in self.leaves() if leaf.situation is None}
+
+
+class Leaf(Node):
+    """A test on one fact key (a ``Test`` or a ``Count``): it has no children."""
+
+    __slots__ = ()
+    keyword: ClassVar[str] = ""
+    #: What the test reads when its key is absent from the fact (a count of nothing is 0).
+    absent: ClassVar[Any] = None
+    path: str
+    op: str
+    value: Any
+    line: int | None
+
+    @property
+    def key(self) -> str:
+        """The flat fact key the test reads."""
+        raise NotImplementedError
+
+    def canon(self) -> Any:
+        """A line-free form, for identity."""
+        raise NotImplementedError
+
+    @property
+    def situation(self) -> str | None:
+        """The situation id when this tests ``situation.<id>``, else None."""
+        return self.path[len(SITUATION_PREFIX) :] if self.path.startswith(SITUATION_PREFIX) else None
+
+    def count_alternatives(self, cap: int = 0, memo: AltMemo | None = None) -> int:
+        """A test is one alternative of one test."""
+        return 1
+
+    def alternatives(self, cap: int) -> list[tuple[Leaf, ...]]:
+        """The test alone is its only alternative."""
+        return [(self,)]
+
+
 @dataclass(frozen=True)
-class Test:
+class Test(Leaf):
     """``path op value`` on one fact key; ``op`` is an OPERATORS key or ``exists``."""
 
     __test__ = False  # not a pytest test class
@@ -69,12 +160,68 @@ class Test:
 
     @property
     def key(self) -> str:
+        """The flat fact key: the path with dots as ``__``."""
         return self.path.replace(".", "__")
+
+    def holds(self, fact: Mapping[str, Any]) -> bool:
+        """Holds only on a present, known value (``exists`` asks exactly whether there is one)."""
+        present = self.key in fact and fact[self.key] is not None
+        if self.op == "exists":
+            return present is bool(self.value)
+        return present and OPERATORS[self.op](fact[self.key], self.value)
+
+    def negate(self) -> Test:
+        """The opposite comparison (``exists`` flips)."""
+        if self.op == "exists":
+            return Test(self.path, "exists", not self.value, self.line)
+        return Test(self.path, NEGATED[self.op], self.value, self.line)
+
+    def canon(self) -> Any:
+        """A line-free form, for identity."""
+        value = tuple(self.value) if isinstance(self.value, (list, tuple)) else self.value
+        return ("t", self.path, self.op, value)
+
+    def describe(self) -> str:
+        """``phase in [bargaining, closing]``, ``trust is unknown``, ``alternatives ≥ 2``."""
+        if self.op == "exists":
+            return f"{self.path} {'is known' if self.value else 'is unknown'}"
+        if self.op in ("in", "not_in"):
+            word = "in" if self.op == "in" else "not in"
+            return f"{self.path} {word} [{_fmt(self.value)}]"
+        return f"{self.path} {SYMBOLS[self.op]} {_fmt(self.value)}"
+
+    def specificity(self, situation_specificity: Mapping[str, int]) -> int:
+        """One fact; a situation counts as its own condition; "unknown" pins nothing."""
+        if self.situation is not None:
+            return max(1, situation_specificity.get(self.situation, 1))
+        if self.op == "exists" and not self.value:
+            return 0  # "unknown" pins no fact: a check on what we do not know is no closer fit
+        return 1
+
+    def possibly(self, situations: Mapping[str, Condition], memo: dict[str, Condition]) -> Condition:
+        """The test, or "it holds or the field is unknown"; ``situation.x: true`` is what could make x hold."""
+        if self.op == "exists":
+            return self
+        name = self.situation
+        if name is not None:
+            inner = situations.get(name)
+            if inner is not None and self.op == "eq" and self.value is True:
+                if name not in memo:
+                    memo[name] = self  # a cycle (refused at load) meets the test itself, not an endless expansion
+                    memo[name] = inner.possibly(situations, memo)
+                return memo[name]
+            return self
+        spec = state_fields().get(self.path)
+        if spec is None or not spec.can_be_unknown:
+            return self
+        return AnyOf((self, Test(self.path, "exists", False, self.line)), self.line)
 
 
 @dataclass(frozen=True)
-class Count:
+class Count(Leaf):
     """How many items of a list (``history``, ``issues``) match ``where``, compared by ``op``."""
+
+    absent: ClassVar[Any] = 0
 
     path: str
     where: Condition | None
@@ -82,50 +229,226 @@ class Count:
     value: int
     line: int | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Fact key holding the count; identical (path, where) share one key."""
-        digest = hashlib.sha1(repr((self.path, self.where and _canon(self.where))).encode()).hexdigest()[:10]
+        digest = hashlib.sha1(repr((self.path, self.where and self.where.canon())).encode()).hexdigest()[:10]
         return f"n__{self.path}__{digest}"
 
+    def holds(self, fact: Mapping[str, Any]) -> bool:
+        """An absent count is 0."""
+        return OPERATORS[self.op](fact.get(self.key, self.absent), self.value)
+
+    def negate(self) -> Count:
+        """The opposite comparison of the same count."""
+        return Count(self.path, self.where, NEGATED[self.op], self.value, self.line)
+
+    def canon(self) -> Any:
+        """A line-free form, for identity."""
+        return ("c", self.path, self.where and self.where.canon(), self.op, self.value)
+
+    def describe(self) -> str:
+        """``count of history where kind = offer ≥ 2``."""
+        where = f" where {self.where.describe()}" if self.where is not None else ""
+        return f"count of {self.path}{where} {SYMBOLS[self.op]} {self.value}"
+
+    def specificity(self, situation_specificity: Mapping[str, int]) -> int:
+        """One fact."""
+        return 1
+
+    def possibly(self, situations: Mapping[str, Condition], memo: dict[str, Condition]) -> Condition:
+        """A count is always known (an absent list counts 0)."""
+        return self
+
 
 @dataclass(frozen=True)
-class All:
+class All(Node):
+    """Every item holds."""
+
+    #: The rule format's keyword for this node.
+    keyword: ClassVar[str] = "all"
     items: tuple[Condition, ...]
     line: int | None = None
 
+    @property
+    def children(self) -> tuple[Condition, ...]:
+        """Its items."""
+        return self.items
+
+    def holds(self, fact: Mapping[str, Any]) -> bool:
+        """Every item holds (an empty ``all`` holds)."""
+        return all(item.holds(fact) for item in self.items)
+
+    def negate(self) -> Condition:
+        """Not all: any item's negation."""
+        return AnyOf(tuple(item.negate() for item in self.items), self.line)
+
+    def canon(self) -> Any:
+        """A line-free, order-free form, for identity."""
+        return ("all", tuple(sorted((item.canon() for item in self.items), key=repr)))
+
+    def describe(self) -> str:
+        """The items joined by "and" (nested groups in brackets)."""
+        return _joined(self.items, " and ")
+
+    def specificity(self, situation_specificity: Mapping[str, int]) -> int:
+        """Tests that must all hold add up."""
+        return sum(item.specificity(situation_specificity) for item in self.items)
+
+    def possibly(self, situations: Mapping[str, Condition], memo: dict[str, Condition]) -> Condition:
+        """Each item as it could hold."""
+        return All(tuple(item.possibly(situations, memo) for item in self.items), self.line)
+
+    def alternatives(self, cap: int) -> list[tuple[Leaf, ...]]:
+        """Every combination of one alternative per item (stops growing once over ``cap``)."""
+        out: list[tuple[Leaf, ...]] = [()]
+        for item in self.items:
+            out = [left + right for left in out for right in item.alternatives(cap)]
+            if len(out) > cap:
+                break
+        return out
+
+    def count_alternatives(self, cap: int, memo: AltMemo | None = None) -> int:
+        """The product of the items' counts (capped at ``cap + 1``)."""
+        return _memoised(self, cap, memo, lambda m: _product(self.items, cap, m))
+
 
 @dataclass(frozen=True)
-class AnyOf:
+class AnyOf(Node):
+    """At least one item holds."""
+
+    #: The rule format's keyword for this node.
+    keyword: ClassVar[str] = "any"
     items: tuple[Condition, ...]
     line: int | None = None
 
+    @property
+    def children(self) -> tuple[Condition, ...]:
+        """Its items."""
+        return self.items
+
+    def holds(self, fact: Mapping[str, Any]) -> bool:
+        """Some item holds (an empty ``any`` never does)."""
+        return any(item.holds(fact) for item in self.items)
+
+    def holding_parts(self, fact: Mapping[str, Any]) -> tuple[Condition, ...]:
+        """The first item that holds (none when no item does)."""
+        return next(((item,) for item in self.items if item.holds(fact)), ())
+
+    def negate(self) -> Condition:
+        """None holds: every item's negation."""
+        return All(tuple(item.negate() for item in self.items), self.line)
+
+    def canon(self) -> Any:
+        """A line-free, order-free form, for identity."""
+        return ("any", tuple(sorted((item.canon() for item in self.items), key=repr)))
+
+    def describe(self) -> str:
+        """The items joined by "or" (nested groups in brackets)."""
+        return _joined(self.items, " or ")
+
+    def specificity(self, situation_specificity: Mapping[str, int]) -> int:
+        """Only the loosest branch is sure to be pinned down."""
+        parts = [item.specificity(situation_specificity) for item in self.items]
+        return min(parts) if parts else 0
+
+    def possibly(self, situations: Mapping[str, Condition], memo: dict[str, Condition]) -> Condition:
+        """Each item as it could hold."""
+        return AnyOf(tuple(item.possibly(situations, memo) for item in self.items), self.line)
+
+    def alternatives(self, cap: int) -> list[tuple[Leaf, ...]]:
+        """The items' alternatives, one after the other."""
+        return [alt for item in self.items for alt in item.alternatives(cap)]
+
+    def count_alternatives(self, cap: int, memo: AltMemo | None = None) -> int:
+        """The sum of the items' counts (capped at ``cap + 1``)."""
+        return _memoised(
+            self, cap, memo, lambda m: min(cap + 1, sum(item.count_alternatives(cap, m) for item in self.items))
+        )
+
 
 @dataclass(frozen=True)
-class Not:
+class Not(Node):
+    """The item does not hold; evaluated as its negation pushed to the tests (unknown is not false)."""
+
+    #: The rule format's keyword for this node.
+    keyword: ClassVar[str] = "not"
     item: Condition
     line: int | None = None
+
+    @property
+    def children(self) -> tuple[Condition, ...]:
+        """The one item it negates."""
+        return (self.item,)
+
+    @property
+    def parts(self) -> tuple[Condition, ...]:
+        """The item's negation pushed down (how the engine runs a ``not``)."""
+        return (self.item.negate(),)
+
+    def holds(self, fact: Mapping[str, Any]) -> bool:
+        """The negation of the item holds (so a ``not`` over an unknown does not)."""
+        return self.item.negate().holds(fact)
+
+    def negate(self) -> Condition:
+        """Two negations cancel."""
+        return self.item
+
+    def canon(self) -> Any:
+        """A line-free form, for identity."""
+        return ("not", self.item.canon())
+
+    def describe(self) -> str:
+        """``not (...)``."""
+        return f"not ({self.item.describe()})"
+
+    def specificity(self, situation_specificity: Mapping[str, int]) -> int:
+        """As specific as what it negates."""
+        return self.item.specificity(situation_specificity)
+
+    def possibly(self, situations: Mapping[str, Condition], memo: dict[str, Condition]) -> Condition:
+        """The negation, pushed down first, as it could hold."""
+        return self.item.negate().possibly(situations, memo)
+
+    def alternatives(self, cap: int) -> list[tuple[Leaf, ...]]:
+        """The alternatives of the negation pushed down."""
+        return self.item.negate().alternatives(cap)
+
+    def count_alternatives(self, cap: int, memo: AltMemo | None = None) -> int:
+        """As many as its negation pushed down."""
+        return _memoised(self, cap, memo, lambda m: self.item.negate().count_alternatives(cap, m))
 
 
 Condition = Union[Test, Count, All, AnyOf, Not]  # noqa: UP007 - a runtime alias, works on 3.10
 
 
-def _canon(cond: Condition) -> Any:
-    """A line-free form of a condition, for identity (count keys, duplicate detection)."""
-    if isinstance(cond, Test):
-        value = tuple(cond.value) if isinstance(cond.value, (list, tuple)) else cond.value
-        return ("t", cond.path, cond.op, value)
-    if isinstance(cond, Count):
-        return ("c", cond.path, cond.where and _canon(cond.where), cond.op, cond.value)
-    if isinstance(cond, Not):
-        return ("not", _canon(cond.item))
-    kind = "all" if isinstance(cond, All) else "any"
-    return (kind, tuple(sorted((_canon(c) for c in cond.items), key=repr)))
+def _joined(items: tuple[Condition, ...], joiner: str) -> str:
+    """Items read one after the other, groups in brackets."""
+    return joiner.join(item.describe() if isinstance(item, Leaf) else f"({item.describe()})" for item in items)
+
+
+def _product(items: tuple[Condition, ...], cap: int, memo: AltMemo) -> int:
+    """How many alternatives an ``all`` of ``items`` has: their product, capped at ``cap + 1``."""
+    total = 1
+    for item in items:
+        total = min(cap + 1, total * item.count_alternatives(cap, memo))
+    return total
+
+
+def _memoised(node: Condition, cap: int, memo: AltMemo | None, count: Callable[[AltMemo], int]) -> int:
+    """``count`` once per node: a node shared in the condition (an expanded situation) is counted once."""
+    memo = {} if memo is None else memo
+    found = memo.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    total = count(memo)
+    memo[id(node)] = (node, total)
+    return total
 
 
 def canonical(cond: Condition | None) -> Any:
-    """Public handle on the canonical form (None stays None)."""
-    return None if cond is None else _canon(cond)
+    """A line-free form of a condition, for identity (count keys, duplicate detection); None stays None."""
+    return None if cond is None else cond.canon()
 
 
 def evaluate(cond: Condition, fact: Mapping[str, Any]) -> bool:
@@ -134,38 +457,17 @@ def evaluate(cond: Condition, fact: Mapping[str, Any]) -> bool:
     A ``not`` is evaluated as its negation pushed to the tests (as the engine runs it), so a
     negated test on an unknown value does not hold either.
     """
-    if isinstance(cond, Test):
-        present = cond.key in fact and fact[cond.key] is not None
-        if cond.op == "exists":
-            return present is bool(cond.value)
-        return present and OPERATORS[cond.op](fact[cond.key], cond.value)
-    if isinstance(cond, Count):
-        return OPERATORS[cond.op](fact.get(cond.key, 0), cond.value)
-    if isinstance(cond, All):
-        return all(evaluate(c, fact) for c in cond.items)
-    if isinstance(cond, AnyOf):
-        return any(evaluate(c, fact) for c in cond.items)
-    return evaluate(negate(cond.item), fact)
+    return cond.holds(fact)
 
 
 def evaluate_item(cond: Condition, item: Any) -> bool:
     """Evaluate a ``where`` condition on one list item (an Issue or an Event model)."""
-    return evaluate(cond, {name: getattr(item, name) for name in type(item).model_fields})
+    return cond.holds({name: getattr(item, name) for name in type(item).model_fields})
 
 
 def negate(cond: Condition) -> Condition:
     """Push a negation down to the leaves (durable-rules has no ``not`` over a pattern)."""
-    if isinstance(cond, Test):
-        if cond.op == "exists":
-            return Test(cond.path, "exists", not cond.value, cond.line)
-        return Test(cond.path, NEGATED[cond.op], cond.value, cond.line)
-    if isinstance(cond, Count):
-        return Count(cond.path, cond.where, NEGATED[cond.op], cond.value, cond.line)
-    if isinstance(cond, All):
-        return AnyOf(tuple(negate(c) for c in cond.items), cond.line)
-    if isinstance(cond, AnyOf):
-        return All(tuple(negate(c) for c in cond.items), cond.line)
-    return cond.item
+    return cond.negate()
 
 
 def possibly(
@@ -179,46 +481,17 @@ def possibly(
     first. It is a positive condition, so durable-rules runs it like any other. Each situation
     is expanded once and shared, so a chain of situations stays a small graph.
     """
-    memo = {} if _memo is None else _memo
-    if isinstance(cond, Not):
-        return possibly(negate(cond.item), situations, memo)
-    if isinstance(cond, (All, AnyOf)):
-        return type(cond)(tuple(possibly(c, situations, memo) for c in cond.items), cond.line)
-    if isinstance(cond, Count) or cond.op == "exists":
-        return cond
-    if cond.path.startswith(SITUATION_PREFIX):
-        name = cond.path[len(SITUATION_PREFIX) :]
-        inner = situations.get(name)
-        if inner is not None and cond.op == "eq" and cond.value is True:
-            if name not in memo:
-                memo[name] = cond  # a cycle (refused at load) meets the test itself, not an endless expansion
-                memo[name] = possibly(inner, situations, memo)
-            return memo[name]
-        return cond
-    spec = state_fields().get(cond.path)
-    if spec is None or not spec.can_be_unknown:
-        return cond
-    return AnyOf((cond, Test(cond.path, "exists", False, cond.line)), cond.line)
+    return cond.possibly(situations, {} if _memo is None else _memo)
 
 
 def leaves(cond: Condition | None) -> list[Test | Count]:
     """Every test of a condition, left to right."""
-    if cond is None:
-        return []
-    if isinstance(cond, (Test, Count)):
-        return [cond]
-    if isinstance(cond, Not):
-        return leaves(cond.item)
-    return [leaf for c in cond.items for leaf in leaves(c)]
+    return [] if cond is None else cond.leaves()
 
 
 def situations_named(cond: Condition | None) -> set[str]:
     """The situation ids a condition refers to."""
-    return {
-        leaf.path[len(SITUATION_PREFIX) :]
-        for leaf in leaves(cond)
-        if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX)
-    }
+    return set() if cond is None else cond.situations()
 
 
 def specificity(cond: Condition | None, situation_specificity: Mapping[str, int]) -> int:
@@ -228,49 +501,12 @@ def specificity(cond: Condition | None, situation_specificity: Mapping[str, int]
     A referenced situation counts as the specificity of its own condition, so building on a
     situation ranks the same as writing it out.
     """
-    if cond is None:
-        return 0
-    if isinstance(cond, Test):
-        if cond.path.startswith(SITUATION_PREFIX):
-            return max(1, situation_specificity.get(cond.path[len(SITUATION_PREFIX) :], 1))
-        if cond.op == "exists" and not cond.value:
-            return 0  # "unknown" pins no fact: a check on what we do not know is no closer fit
-        return 1
-    if isinstance(cond, Count):
-        return 1
-    if isinstance(cond, Not):
-        return specificity(cond.item, situation_specificity)
-    parts = [specificity(c, situation_specificity) for c in cond.items]
-    if isinstance(cond, All):
-        return sum(parts)
-    return min(parts) if parts else 0
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value)
-    return str(value)
+    return 0 if cond is None else cond.specificity(situation_specificity)
 
 
 def describe(cond: Condition) -> str:
     """A short human reading of a condition, e.g. ``phase in [bargaining, closing]``."""
-    if isinstance(cond, Test):
-        if cond.op == "exists":
-            return f"{cond.path} {'is known' if cond.value else 'is unknown'}"
-        if cond.op in ("in", "not_in"):
-            word = "in" if cond.op == "in" else "not in"
-            return f"{cond.path} {word} [{_fmt(cond.value)}]"
-        return f"{cond.path} {SYMBOLS[cond.op]} {_fmt(cond.value)}"
-    if isinstance(cond, Count):
-        where = f" where {describe(cond.where)}" if cond.where is not None else ""
-        return f"count of {cond.path}{where} {SYMBOLS[cond.op]} {cond.value}"
-    if isinstance(cond, Not):
-        return f"not ({describe(cond.item)})"
-    joiner = " and " if isinstance(cond, All) else " or "
-    inner = joiner.join(describe(c) if isinstance(c, (Test, Count)) else f"({describe(c)})" for c in cond.items)
-    return inner
+    return cond.describe()
 
 
 class ConditionParser:

@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from ._advisor import PlaybookArg, RulesetArg
 from ._engine import engine_for
 from ._errors import ScoreError
 from ._frames import Output, Plan, advise_planned, check_output, empty_result, plan_columns, result_dtypes
+from ._pipeline import PlaybookArg, RulesetArg
 from ._playbook import Playbook, resolve_playbook
 from ._ruleset import Ruleset, resolve_ruleset
 

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import durable_rules_engine as _drl
 
 from ._compiler import STAGE_TAG, CompiledRuleset, EngineRule, Pins, Shard
+from ._derived import derived
 from ._errors import EngineError, RulesetError
 from ._factcheck import FactCheck
 from ._facts import FactBuilder
@@ -806,7 +807,6 @@ class Engine:
         self._cache = _ResultCache(size)
 
 
-_engines: weakref.WeakKeyDictionary[Ruleset, Engine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()
 _all_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _cache_size = 0
@@ -825,21 +825,14 @@ def set_result_cache_size(size: int) -> int:
         raise ValueError(f"the cache size is a whole number >= 0, got {size!r}")
     with _engines_lock:
         old, _cache_size = _cache_size, size
-        for engine in list(_engines.values()):
+        for engine in list(_all_engines):
             engine._cache.resize(size)
     return old
 
 
 def engine_for(ruleset: Ruleset) -> Engine:
-    """The engine of a ruleset, created on first use and kept as long as the ruleset lives."""
-    engine = _engines.get(ruleset)
-    if engine is None:
-        with _engines_lock:
-            engine = _engines.get(ruleset)
-            if engine is None:
-                engine = Engine(ruleset)
-                _engines[ruleset] = engine
-    return engine
+    """The engine of a ruleset, created on first use and kept as long as the ruleset lives (see _derived.py)."""
+    return derived(ruleset, Engine)
 
 
 def _after_fork_in_child() -> None:

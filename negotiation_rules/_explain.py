@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from ._advisor import PlaybookArg, RulesetArg, facts_for, fire
 from ._compiled import compiled_for
-from ._conditions import All, AnyOf, Condition, Count, Not, Test, describe, evaluate, negate
+from ._conditions import Condition, Count, Test, describe, evaluate
+from ._derived import derived
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
 from ._firing import Firing
+from ._pipeline import PlaybookArg, RulesetArg, facts_for, fire
 from ._playbook import resolve_playbook
 from ._ranking import fit_factor, rank
 from ._render import explanation_blocks, show, to_text
@@ -136,20 +137,20 @@ def python_firing(ruleset: Ruleset, fact: dict[str, Any]) -> Firing:
     return compiled_for(ruleset).conclude(fact)
 
 
+def situations_by_id(ruleset: Ruleset) -> dict[str, Situation]:
+    """The ruleset's situations by id (kept per ruleset, see _derived.py)."""
+    return {s.id: s for s in ruleset.situations}
+
+
 def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -> None:
     for sit in ruleset.situations:
         stage[f"situation__{sit.id}"] = sit.id in held
 
 
-def _situation_of(cond: Test, situations: Mapping[str, Situation]) -> Situation | None:
-    if not cond.path.startswith(SITUATION_PREFIX):
-        return None
-    return situations.get(cond.path[len(SITUATION_PREFIX) :])
-
-
 def _leaf_text(cond: Test | Count) -> str:
-    if isinstance(cond, Test) and cond.path.startswith(SITUATION_PREFIX) and cond.op == "eq":
-        return f"situation '{cond.path[len(SITUATION_PREFIX) :]}' is {'true' if cond.value else 'false'}"
+    """A leaf as the explanation reads it (a situation test as "situation 'x' is true")."""
+    if cond.situation is not None and cond.op == "eq":
+        return f"situation '{cond.situation}' is {'true' if cond.value else 'false'}"
     return describe(cond)
 
 
@@ -171,63 +172,52 @@ def blame(
     """
     if evaluate(cond, stage) == want:
         return []
-    if isinstance(cond, (Test, Count)):
-        actual = stage.get(cond.key, 0 if isinstance(cond, Count) else None)
-        out = [
-            Reason(
-                text=_leaf_text(cond), held=not want, path=cond.path, actual=actual, via=via, file=file, line=cond.line
-            )
-        ]
-        if isinstance(cond, Test):
-            sit = _situation_of(cond, situations)
-            if sit is not None and sit.id not in _trail:
-                value = bool(stage.get(cond.key))
-                out += blame(sit.when, stage, not value, situations, sit.file, sit.id, (*_trail, sit.id))
-        return out
-    if isinstance(cond, Not):  # a not is its negation pushed to the tests (unknown is not false)
-        return blame(negate(cond.item), stage, want, situations, file, via, _trail)
-    # all that should hold / any that should not: the parts that went the wrong way;
-    # any that should hold / all that should not: every part went the wrong way.
-    return [r for item in cond.items for r in blame(item, stage, want, situations, file, via, _trail)]
+    if not isinstance(cond, (Test, Count)):
+        # all that should hold / any that should not: the parts that went the wrong way;
+        # any that should hold / all that should not: every part went the wrong way;
+        # a not is its negation pushed to the tests (unknown is not false).
+        return [r for part in cond.parts for r in blame(part, stage, want, situations, file, via, _trail)]
+    actual = stage.get(cond.key, cond.absent)
+    out = [
+        Reason(text=_leaf_text(cond), held=not want, path=cond.path, actual=actual, via=via, file=file, line=cond.line)
+    ]
+    sit = situations.get(cond.situation) if cond.situation is not None else None
+    if sit is not None and sit.id not in _trail:
+        value = bool(stage.get(cond.key))
+        out += blame(sit.when, stage, not value, situations, sit.file, sit.id, (*_trail, sit.id))
+    return out
+
+
+#: How a group of conditions is headed in the explanation's tree.
+_HEADS = {"all": "all of:", "any": "any of:", "not": "not:"}
 
 
 def _checks(
     cond: Condition, stage: dict[str, Any], situations: Mapping[str, Situation], depth: int = 0
 ) -> list[ConditionCheck]:
+    """The condition as the lines of a tree: a leaf with its actual value, a group headed by all/any/not."""
     held = evaluate(cond, stage)
-    if isinstance(cond, Test):
+    if isinstance(cond, (Test, Count)):
         because: list[Reason] = []
-        sit = _situation_of(cond, situations)
+        sit = situations.get(cond.situation) if cond.situation is not None else None
         if sit is not None:
-            value = bool(stage.get(cond.key))
-            because = blame(sit.when, stage, not value, situations, sit.file, sit.id, (sit.id,))
+            because = blame(sit.when, stage, not bool(stage.get(cond.key)), situations, sit.file, sit.id, (sit.id,))
+        actual = stage.get(cond.key, cond.absent)
         return [
             ConditionCheck(
                 text=_leaf_text(cond),
                 held=held,
                 depth=depth,
                 path=cond.path,
-                actual=stage.get(cond.key),
+                actual=actual,
                 line=cond.line,
                 because=because,
             )
         ]
-    if isinstance(cond, Count):
-        actual = stage.get(cond.key, 0)
-        return [
-            ConditionCheck(text=describe(cond), held=held, depth=depth, path=cond.path, actual=actual, line=cond.line)
-        ]
-    if isinstance(cond, Not):
-        head = ConditionCheck(text="not:", held=held, depth=depth, line=cond.line)
-        return [head, *_checks(cond.item, stage, situations, depth + 1)]
-    if isinstance(cond, AnyOf):
-        head = ConditionCheck(text="any of:", held=held, depth=depth, line=cond.line)
-        return [head, *(c for item in cond.items for c in _checks(item, stage, situations, depth + 1))]
-    assert isinstance(cond, All)
-    if depth == 0:
-        return [c for item in cond.items for c in _checks(item, stage, situations, depth)]
-    head = ConditionCheck(text="all of:", held=held, depth=depth, line=cond.line)
-    return [head, *(c for item in cond.items for c in _checks(item, stage, situations, depth + 1))]
+    if cond.keyword == "all" and depth == 0:  # the top-level "all" is the rule's list of conditions
+        return [c for child in cond.children for c in _checks(child, stage, situations, depth)]
+    inner = [c for child in cond.children for c in _checks(child, stage, situations, depth + 1)]
+    return [ConditionCheck(text=_HEADS[cond.keyword], held=held, depth=depth, line=cond.line), *inner]
 
 
 def find_rules(ruleset: Ruleset, what: str) -> tuple[str, list[Rule]]:
@@ -303,7 +293,7 @@ def explain(
     _, fact = facts_for(parsed, rules_set)
     stage = dict(fact)
     _stage_situations(stage, rules_set, set(firing.situations))
-    situations = {s.id: s for s in rules_set.situations}
+    situations = derived(rules_set, situations_by_id)
     multiplier = policy.multiplier(tactic) if policy else 1.0
     explained = [_explain_rule(rule, rules_set, stage, firing, multiplier, situations) for rule in rules]
     rec = advice.get(tactic)

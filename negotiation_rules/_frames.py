@@ -34,10 +34,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from ._advice import Advice
-from ._advisor import PlaybookArg, RulesetArg
 from ._batch import advise_many, collector_paused
 from ._errors import StateError, did_you_mean
 from ._fields import state_fields
+from ._pipeline import PlaybookArg, RulesetArg
 from ._state import NegotiationState, parse_state
 
 __all__ = [

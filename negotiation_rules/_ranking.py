@@ -27,8 +27,6 @@ ruleset (``_plan``), and Recommendation objects are only built for the ``top`` t
 from __future__ import annotations
 
 import operator
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,6 +36,7 @@ from pydantic import BaseModel
 from ._advice import Advice, Fact, Recommendation, SetAside, Source
 from ._basis import facts_of, support, unknown_fields
 from ._conditions import Condition, negate
+from ._derived import derived
 from ._facts import derived_paths
 from ._fields import value_at
 from ._firing import Firing
@@ -64,23 +63,17 @@ def fill(text: str, state: NegotiationState) -> str:
 
 
 M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
 
 
 def trusted(model: type[M], fields: dict[str, Any], fields_set: set[str] | None = None) -> M:
-    """``model.model_construct(**fields)`` for output that is valid by construction and names every field.
+    """``model.model_construct(**fields)``: output valid by construction is not validated again.
 
     Ranking builds its Recommendations from rules validated at load time, so validating them
-    again on every call only costs time (it was the largest part of ranking). This is what
-    ``model_construct`` does, without its loop over defaults (``fields`` must name every field;
-    tests/test_batch.py checks the result equals the validated model).
+    again on every call only costs time (it was the largest part of ranking). ``fields`` names
+    every field; ``fields_set`` (default: all of them) is what ``model_fields_set`` reports
+    (tests/test_batch.py checks the result equals the validated model).
     """
-    obj = model.__new__(model)
-    _set(obj, "__dict__", fields)
-    _set(obj, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
+    return model.model_construct(set(fields) if fields_set is None else fields_set, **fields)
 
 
 @dataclass(frozen=True)
@@ -109,36 +102,33 @@ class _RulePlan:
         return "".join(out)
 
 
-_plans: weakref.WeakKeyDictionary[Ruleset, dict[str, _RulePlan]] = weakref.WeakKeyDictionary()
-_plans_lock = threading.Lock()
-
-
 def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
-    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives)."""
-    plans = _plans.get(ruleset)
-    if plans is None:
-        plans = {}
-        for rule in ruleset.rules:
-            spec = ruleset.specificity(rule)
-            fit = fit_factor(spec)
-            paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
-            plans[rule.id] = _RulePlan(
-                rule=rule,
-                family=rule.family,
-                fit=fit,
-                score=round(rule.weight * fit, 4),
-                sources=tuple(
-                    Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
-                    for s in rule.sources
-                ),
-                specificity=spec,
-                literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
-                paths=paths,
-                getters=tuple(operator.attrgetter(p) for p in paths),
-                fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
-            )
-        with _plans_lock:
-            plans = _plans.setdefault(ruleset, plans)
+    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives; see _derived.py)."""
+    return derived(ruleset, _plans)
+
+
+def _plans(ruleset: Ruleset) -> dict[str, _RulePlan]:
+    """Per rule id, what ranking needs of the rule that does not depend on the state."""
+    plans = {}
+    for rule in ruleset.rules:
+        spec = ruleset.specificity(rule)
+        fit = fit_factor(spec)
+        paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
+        plans[rule.id] = _RulePlan(
+            rule=rule,
+            family=rule.family,
+            fit=fit,
+            score=round(rule.weight * fit, 4),
+            sources=tuple(
+                Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
+                for s in rule.sources
+            ),
+            specificity=spec,
+            literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
+            paths=paths,
+            getters=tuple(operator.attrgetter(p) for p in paths),
+            fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
+        )
     return plans
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ._compiler import CompiledRuleset, compile_ruleset
 from ._conditions import specificity
+from ._derived import derived
 from ._engine import engine_for
 from ._errors import RulesetError, did_you_mean
 from ._loader import (
@@ -81,8 +82,6 @@ class Ruleset:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.situations: tuple[Situation, ...] = tuple(situations)
         self._by_id = {r.id: r for r in self.rules}
-        self._lock = threading.Lock()
-        self._compiled: CompiledRuleset | None = None
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -122,12 +121,8 @@ class Ruleset:
         return max(1, specificity(rule.when, self.situation_specificity))
 
     def compiled(self) -> CompiledRuleset:
-        """The durable-rules form of this ruleset, built once and shared by every call."""
-        if self._compiled is None:
-            with self._lock:
-                if self._compiled is None:
-                    self._compiled = compile_ruleset(self)
-        return self._compiled
+        """The durable-rules form of this ruleset, built once and shared by every call (see _derived.py)."""
+        return derived(self, compile_ruleset)
 
     @classmethod
     def from_text(cls, text: str, file: str = "<string>") -> Ruleset:

@@ -34,11 +34,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._advice import Advice
-from ._advisor import PlaybookArg, RulesetArg, advise
-from ._conditions import Condition, Count, Test, evaluate, leaves
+from ._advisor import advise
+from ._conditions import Condition, Test, evaluate, leaves
+from ._derived import derived
 from ._explain import find_rules
 from ._facts import effective_state
-from ._fields import SITUATION_PREFIX, FieldSpec, state_fields, value_at
+from ._fields import FieldSpec, state_fields, value_at
+from ._pipeline import PlaybookArg, RulesetArg
 from ._playbook import Playbook, resolve_playbook
 from ._ranking import rule_score
 from ._render import plural, show, to_text, what_if_blocks
@@ -154,31 +156,26 @@ def searchable_fields() -> dict[str, FieldSpec]:
 
 
 def _domain(spec: FieldSpec) -> tuple[Any, ...]:
-    """The known values a field may be set to (a change never "forgets" a fact back to unknown)."""
-    if spec.kind == "enum":
-        return spec.known_choices
-    if spec.kind == "bool":
-        return (False, True)
-    return SMALL_INTS
+    """The known values a field may be set to (a change never "forgets" a fact back to unknown): every value
+    of an enum or a boolean, the small integers within a number's bounds."""
+    if spec.closed_values is not None:
+        return spec.closed_values
+    return tuple(v for v in SMALL_INTS if spec.allows(v))
 
 
 def _fields_of(
     cond: Condition | None, situations: Mapping[str, Situation], out: set[str], skipped: set[str], trail: frozenset[str]
 ) -> None:
     """Collect the searchable fields ``cond`` depends on, through the situations it names."""
+    if cond is None:
+        return
     fields = searchable_fields()
-    for leaf in leaves(cond):
-        if isinstance(leaf, Count):
-            skipped.add(leaf.path)
-            continue
-        if leaf.path.startswith(SITUATION_PREFIX):
-            sit = situations.get(leaf.path[len(SITUATION_PREFIX) :])
-            if sit is not None and sit.id not in trail:
-                _fields_of(sit.when, situations, out, skipped, trail | {sit.id})
-        elif leaf.path in fields:
-            out.add(leaf.path)
-        else:
-            skipped.add(leaf.path)
+    for path in cond.fields():
+        (out if path in fields else skipped).add(path)
+    for name in sorted(cond.situations() - trail):
+        sit = situations.get(name)
+        if sit is not None:
+            _fields_of(sit.when, situations, out, skipped, trail | {name})
 
 
 def _rules_that_matter(ruleset: Ruleset, tactic: str, goal: Goal, playbook: Playbook | None) -> list[Rule]:
@@ -241,9 +238,19 @@ def _linked_fields(state: NegotiationState, relevant: set[str]) -> set[str]:
     return linked
 
 
-def _tests_on(ruleset: Ruleset, path: str) -> list[Test]:
+def _tests_by_path(ruleset: Ruleset) -> dict[str, list[Test]]:
+    """Every test of the ruleset's conditions, by the state path it reads (a per-ruleset index)."""
     conds = [s.when for s in ruleset.situations] + [c for r in ruleset.rules for c in (r.when, r.unless) if c]
-    return [leaf for c in conds for leaf in leaves(c) if isinstance(leaf, Test) and leaf.path == path]
+    out: dict[str, list[Test]] = {}
+    for leaf in (leaf for c in conds for leaf in leaves(c)):
+        if isinstance(leaf, Test):
+            out.setdefault(leaf.path, []).append(leaf)
+    return out
+
+
+def _tests_on(ruleset: Ruleset, path: str) -> list[Test]:
+    """The tests on ``path`` in any condition of the ruleset, in ruleset order."""
+    return derived(ruleset, _tests_by_path).get(path, [])
 
 
 def _candidates(state: NegotiationState, path: str, ruleset: Ruleset) -> list[tuple[Any, list[Any]]]:

@@ -231,7 +231,7 @@ def test_the_result_cache_is_exact_bounded_and_off_by_default() -> None:
 
 
 def test_a_batch_equals_single_evaluations_at_the_engine_level() -> None:
-    from negotiation_rules._advisor import facts_for
+    from negotiation_rules._pipeline import facts_for
 
     rules = builtin_ruleset()
     engine = engine_for(rules)

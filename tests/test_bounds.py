@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from negotiation_rules import NegotiationState, Ruleset, RulesetError, StateError, advise, load_ruleset
-from negotiation_rules._advisor import facts_for, fire
 from negotiation_rules._explain import python_firing
+from negotiation_rules._pipeline import facts_for, fire
 from negotiation_rules._state import MAX_HISTORY, MAX_INPUT_BYTES, MAX_ISSUES, MAX_TEXT
 
 from .conftest import rule_yaml

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import EngineError, NegotiationState, Ruleset, RulesetError, advise
-from negotiation_rules._advisor import facts_for, fire
 from negotiation_rules._compiler import MAX_RULES_PER_SHARD
 from negotiation_rules._engine import Engine, _ShardEngine, engine_for
 from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._explain import python_firing
+from negotiation_rules._pipeline import facts_for, fire
 from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 

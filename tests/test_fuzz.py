@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import Advice, NegotiationState, Ruleset, RulesetError, StateError, advise
-from negotiation_rules._advisor import facts_for, fire
 from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._explain import python_firing
 from negotiation_rules._fields import state_fields
+from negotiation_rules._pipeline import facts_for, fire
 from negotiation_rules.testing.strategies import states
 
 from .conftest import rule_yaml

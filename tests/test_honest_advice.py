@@ -120,8 +120,8 @@ def test_a_condition_on_an_unknown_field_never_holds_whichever_operator_and_unkn
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(states())
 def test_durable_rules_and_the_python_evaluator_agree_on_unknowns(state: NegotiationState) -> None:
-    from negotiation_rules._advisor import facts_for
     from negotiation_rules._engine import engine_for
+    from negotiation_rules._pipeline import facts_for
 
     rules = builtin_ruleset()
     _, fact = facts_for(state, rules)

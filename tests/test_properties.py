@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import NegotiationState, advise
-from negotiation_rules._advisor import facts_for, fire
 from negotiation_rules._explain import explain, python_firing
+from negotiation_rules._pipeline import facts_for, fire
 from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 

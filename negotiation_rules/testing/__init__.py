@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._advice import Advice
-from .._advisor import PlaybookArg, RulesetArg, advise
+from .._advisor import advise
 from .._compiled import check_engine
 from .._errors import UnknownTacticError, did_you_mean
 from .._explain import Explanation, explain
+from .._pipeline import PlaybookArg, RulesetArg
 from .._playbook import Playbook, resolve_playbook
 from .._render import ranking_blocks, to_text
 from .._ruleset import Ruleset, resolve_ruleset

@@ -1,0 +1,65 @@
+"""The field specs read off the state model: kinds, bounds, and the values each field can take."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from negotiation_rules._conditions import Test
+from negotiation_rules._fields import OTHER_TEXT, FieldSpec, cut_points, state_fields
+from negotiation_rules._lint import _domain as lint_domain
+
+FIELDS = state_fields()
+
+
+def test_an_enum_takes_its_known_choices_and_unknown_when_it_may_be_unknown() -> None:
+    trust = FIELDS["trust"]
+    assert trust.values() == ("low", "medium", "high", None)
+    assert trust.values(unknown=False) == ("low", "medium", "high")
+    assert None not in FIELDS["phase"].values()  # the phase is always known
+
+
+def test_a_boolean_takes_false_and_true_and_unknown_only_when_optional() -> None:
+    assert FIELDS["deadlock"].values() == (False, True)
+    assert FIELDS["bottom_line_set"].values() == (False, True, None)
+
+
+def test_numbers_carry_the_bounds_of_the_state_model_and_cut_points_stay_within_them() -> None:
+    alternatives = FIELDS["alternatives"]
+    assert (alternatives.low, alternatives.high) == (0, 1_000_000)
+    assert alternatives.values([0, 2]) == (0, 1, 2, 3, None)
+    assert alternatives.allows(0) and not alternatives.allows(-1) and not alternatives.allows(1_000_001)
+
+
+def test_cut_points_give_every_comparison_each_outcome() -> None:
+    assert cut_points([2], integer=True) == [1, 2, 3]
+    assert cut_points([1.5, 2.5], integer=False) == [0.5, 1.5, 2.0, 2.5, 3.5]
+    assert cut_points([], integer=True) == [0]
+
+
+def test_text_takes_the_texts_compared_with_and_one_other() -> None:
+    spec = FieldSpec("note", "str", optional=True)
+    assert spec.values(["a", "b", 3]) == ("a", "b", OTHER_TEXT, None)
+
+
+def test_closed_domains_are_worked_out_once() -> None:
+    trust = FIELDS["trust"]
+    assert trust.closed_values is trust.closed_values
+    assert FIELDS["alternatives"].closed_values is None
+    assert (FIELDS["trust"].domain_size, FIELDS["deadlock"].domain_size, FIELDS["alternatives"].domain_size) == (
+        4,
+        2,
+        None,
+    )
+
+
+CONSTANTS = st.lists(st.one_of(st.integers(-3, 8), st.floats(-3, 8, allow_nan=False), st.sampled_from(["x", "y"])))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(sorted(p for p, s in FIELDS.items() if s.kind != "list")), CONSTANTS)
+def test_a_field_spec_s_values_are_the_domain_lint_searches(path: str, constants: list[object]) -> None:
+    """The lead switches lint over to FieldSpec.values: the same values, in any order."""
+    spec = FIELDS[path]
+    tests = [Test(path, "eq", c) for c in constants] or [Test(path, "exists", True)]
+    assert set(spec.values(constants)) == set(lint_domain(spec.fact_key, tests, FIELDS))
