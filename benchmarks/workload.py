@@ -236,12 +236,13 @@ def write_synthetic(folder: Path, size: int, stages: Sequence[dict[str, Any]], f
     while low > 0 and sum(lows) < want:  # even all rules at low fire too rarely
         low, highs = low - 1, lows
         lows = [hits(candidate(i, low)) for i in range(size)]
-    total, share_high = float(sum(lows)), 0.0
-    for i in sorted(range(size), key=draws.__getitem__):  # switch rules to high, lowest draws first
-        if abs(total + highs[i] - lows[i] - want) >= abs(total - want):
-            break
+    # switching rules to high, lowest draws first: the number switched that comes closest to ``want``
+    order = sorted(range(size), key=draws.__getitem__)
+    total, best, share_high = float(sum(lows)), abs(sum(lows) - want), 0.0
+    for i in order:
         total += highs[i] - lows[i]
-        share_high = draws[i] + 1e-12
+        if abs(total - want) < best:
+            best, share_high = abs(total - want), draws[i] + 1e-12
     rows = []
     for i in range(size):
         when = candidate(i, low + 1 if draws[i] < share_high else low)
