@@ -205,7 +205,12 @@ def write_synthetic(folder: Path, size: int, stages: Sequence[dict[str, Any]], f
     numeric (``alternatives: {gte: 1}``), which no shard guard can use; one rule in eight has an
     ``unless``. The rules name built-in situations, so the folder is loaded with ``"builtin"``'s
     situations added by the loader, exactly as a company's rules on top of the built-in ones are.
+    ``stages`` may also be plain flat facts (``flat_facts``): the built-in situations are then added.
     """
+    if not any(key.startswith("situation__") for key in stages[0]):  # plain flat facts: add the situations
+        from negotiation_rules._ruleset import builtin_ruleset
+
+        stages = stage_facts(builtin_ruleset(), stages)
     situations = sorted(k[len("situation__") :] for k in stages[0] if k.startswith("situation__"))
 
     def hits(when: dict[str, Any]) -> int:
