@@ -1,12 +1,21 @@
-"""Benchmarks of negotiation-rules against its baselines; prints one table of ratios measured in one run.
+"""Benchmarks of negotiation-rules against honest baselines; every ratio as min/median/max of several runs.
 
-    python benchmarks/run.py            # the full run (about 3 minutes on 2 cores)
-    python benchmarks/run.py --quick    # fewer rounds, 10,000 calls for memory (under a minute)
+    python benchmarks/run.py            # the full run (see docs/performance.md for how long it takes)
+    python benchmarks/run.py --quick    # fewer rounds and calls, the same rows (a few minutes)
+    python benchmarks/run.py --quick --sections builtin startup   # some sections only
 
-Every figure is per call, measured with ``time.perf_counter_ns`` around each call; methods are
-interleaved round by round over the same states, so a slower moment of the machine hits all
-of them alike. Ratios are of medians. The result cache is off unless a row says "warm".
-See docs/performance.md for the method and the figures of the last run.
+Baselines: (a) the C-only replay: exactly the ``durable_rules_engine`` calls one evaluation
+makes (asserts, the action loop, retractions), recorded once per state and replayed alone on a
+session of their own, no JSON or Python work of the library in the timed loop; (b) the
+compiled evaluator's bare generated function on a prepared flat fact (when the library has
+``negotiation_rules._compiled``; otherwise its rows say "not available").
+
+Method: each section is measured in ``RUNS`` (3) runs in this one process. In a run every
+method is timed over every state for several rounds, methods interleaved round by round, so a
+slower moment of the machine hits all of them alike; a method's figure for the run is the mean
+over the states of each state's median per-call time (``time.perf_counter_ns``). Each ratio is
+computed within a run and printed as min / median / max over the runs; a target counts as met
+only when every run meets it. The output ends with the table of the issue's targets.
 """
 
 from __future__ import annotations
@@ -18,117 +27,440 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 
-from workload import RawDurableRules, flat_facts, python_floor, states, synthetic
+import memory  # noqa: E402  (the benchmarks' own folder, put on the path above)
+from workload import (  # noqa: E402
+    CReplay,
+    compiled_available,
+    compiled_for,
+    flat_facts,
+    stage_facts,
+    states,
+    write_synthetic,
+)
 
-from negotiation_rules import Ruleset
-from negotiation_rules import _batch as batch_module
-from negotiation_rules import advise as advise_with_questions
-from negotiation_rules._batch import advise_many
-from negotiation_rules._engine import engine_for, set_result_cache_size
-from negotiation_rules._ruleset import builtin_ruleset
+from negotiation_rules import _batch as batch_module  # noqa: E402
+from negotiation_rules import advise as advise_with_questions  # noqa: E402
+from negotiation_rules import load_ruleset  # noqa: E402
+from negotiation_rules._batch import advise_many  # noqa: E402
+from negotiation_rules._engine import engine_for, set_result_cache_size  # noqa: E402
+from negotiation_rules._ruleset import builtin_ruleset  # noqa: E402
 
-
-def advise(state: Any, **options: Any) -> Any:
-    """advise() without the questions: the evaluation path every ratio below is about (questions: own row)."""
-    return advise_with_questions(state, questions=0, **options)
-
-
+#: Runs per section: every ratio is reported as min / median / max over these.
+RUNS = 3
+#: The sections, in the order they run (``--sections`` picks some; "size" needs "builtin" and runs it).
+SECTIONS = ("builtin", "size", "threads", "batch", "startup", "memory")
 Call = Callable[[int], object]
 
 
-def timings(methods: dict[str, Call], count: int, rounds: int) -> dict[str, list[float]]:
-    """Per-call times in microseconds: each round runs every method over every state index."""
-    out: dict[str, list[float]] = {name: [] for name in methods}
+def advise(state: Any, **options: Any) -> Any:
+    """advise() without the questions: the evaluation path the ratios are about (questions: own row)."""
+    return advise_with_questions(state, questions=0, **options)
+
+
+def per_call(methods: dict[str, Call], count: int, rounds: int) -> dict[str, float]:
+    """One run: per method, the mean over the ``count`` states of each state's median call time (us)."""
+    samples: dict[str, list[list[int]]] = {name: [[] for _ in range(count)] for name in methods}
     clock = time.perf_counter_ns
     for _ in range(rounds):
         for name, call in methods.items():
             gc.collect()
-            samples = out[name]
+            per_state = samples[name]
             for i in range(count):
                 start = clock()
                 call(i)
-                samples.append((clock() - start) / 1000)
-    return out
+                per_state[i].append(clock() - start)
+    return {name: statistics.mean(statistics.median(s) for s in per) / 1000 for name, per in samples.items()}
 
 
-def median(samples: Sequence[float]) -> float:
-    return statistics.median(samples)
-
-
-def p99(samples: Sequence[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """min, median and max of one figure over the runs."""
+    return min(values), statistics.median(values), max(values)
 
 
 def rss_mb() -> float:
-    """Resident memory of this process (Linux /proc; peak RSS from getrusage elsewhere)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Resident memory of this process in MB (see memory.rss_mb)."""
+    return memory.rss_mb()
 
 
 def machine() -> str:
+    """CPU model, cores and Python version, for the record."""
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
         model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line), "?")
     except (OSError, subprocess.SubprocessError):
         model = platform.processor() or "?"
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+    return f"{model}, {os.cpu_count()} CPUs (nproc), Python {platform.python_version()}, {platform.system()}"
 
 
-class Table:
-    """The one table the run prints: measured rows and, at the end, the targets."""
+class Report:
+    """The rows printed as they are measured, and the final tables: every figure and the targets."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-        self.targets: list[tuple[str, str, bool]] = []
+        self.rows: list[tuple[str, tuple[float, float, float] | None, str, str]] = []
+        self.targets: list[tuple[str, str, tuple[float, float, float] | None, str, bool | None]] = []
 
-    def row(self, what: str, median_us: str, p99_us: str, note: str = "") -> None:
-        self.rows.append((what, median_us, p99_us, note))
-        print(f"  {what:58} {median_us:>10} {p99_us:>10}  {note}", flush=True)
+    def figure(self, what: str, values: Sequence[float] | None, unit: str = "us", note: str = "") -> None:
+        """One measured figure (or ratio, unit ``x``) over the runs; None: not available (``note`` says why)."""
+        low_mid_high = spread(values) if values else None
+        self.rows.append((what, low_mid_high, unit, note))
+        print(f"  {what:68} {self._show(low_mid_high, unit):>34}  {note}", flush=True)
 
-    def target(self, what: str, measured: str, met: bool) -> None:
-        self.targets.append((what, measured, met))
+    def target(
+        self, what: str, limit: str, values: Sequence[float] | None, met: Callable[[float], bool], unit: str = "x"
+    ) -> None:
+        """A target of the issue: met only when ``met`` holds for every run's value."""
+        ok = all(met(v) for v in values) if values else None
+        self.targets.append((what, limit, spread(values) if values else None, unit, ok))
+
+    @staticmethod
+    def _show(values: tuple[float, float, float] | None, unit: str) -> str:
+        """``min / median / max unit``, or the one value when there was one run."""
+        if values is None:
+            return "n/a"
+        digits = 2 if unit == "x" else 1
+        low, mid, high = (f"{v:,.{digits}f}" for v in values)
+        return f"{low} {unit} (1 run)" if values[0] == values[2] else f"{low} / {mid} / {high} {unit}"
 
     def print(self) -> None:
+        """The final tables: every figure (min / median / max over the runs), then the targets."""
         print()
-        print(f"| {'measurement':58} | {'median':>10} | {'p99':>10} | note")
-        print(f"|{'-' * 60}|{'-' * 12}|{'-' * 12}|------")
-        for what, med, high, note in self.rows:
-            print(f"| {what:58} | {med:>10} | {high:>10} | {note}")
+        print(f"| {'measurement':68} | {'min / median / max':>34} | note")
+        print(f"|{'-' * 70}|{'-' * 36}|------")
+        for what, values, unit, note in self.rows:
+            print(f"| {what:68} | {self._show(values, unit):>34} | {note}")
         print()
-        print(f"| {'target':58} | {'measured':>23} | met")
-        print(f"|{'-' * 60}|{'-' * 25}|-----")
-        for what, measured, met in self.targets:
-            print(f"| {what:58} | {measured:>23} | {'yes' if met else 'NO'}")
+        print(f"| {'target (met only when met in every run)':68} | {'limit':>8} | {'min / median / max':>28} | met")
+        print(f"|{'-' * 70}|{'-' * 10}|{'-' * 30}|-----")
+        for what, limit, values, unit, ok in self.targets:
+            shown = self._show(values, unit) if values else "not measured"
+            verdict = "n/a" if ok is None else "yes" if ok else "NO"
+            print(f"| {what:68} | {limit:>8} | {shown:>28} | {verdict}")
 
 
-def us(value: float) -> str:
-    return f"{value:.1f} us"
+# -- the sections ------------------------------------------------------------------------------------
 
 
-def memory_growth(calls: int, quick: bool) -> tuple[float, float, float]:
+def builtin_section(report: Report, sts: list[Any], rounds: int) -> float:
+    """advise() against the C-only replay and the generated floor, on the built-in rulesets."""
+    rules = builtin_ruleset()
+    engine = engine_for(rules)
+    facts = flat_facts(rules, sts)
+    dicts = [s.model_dump() for s in sts]
+    texts = [s.model_dump_json() for s in sts]
+    n = len(sts)
+    for s in sts:  # warm up: sessions, plans, caches
+        advise(s)
+    replays = [CReplay(lambda s=s: advise(s)) for s in sts]
+    fired = statistics.mean(len(engine.evaluate(f).matched) for f in facts)
+    print(
+        f"built-in rulesets: {len(rules.rules)} rules, {len(rules.situations)} situations, "
+        f"{len(engine.shards)} shards; "
+        f"{n} states; {fired:.1f} rules match per state; per evaluation "
+        f"{statistics.mean(r.asserts for r in replays):.1f} shards asked (asserts), "
+        f"{statistics.mean(len(r.calls) for r in replays):.1f} durable-rules calls",
+        flush=True,
+    )
+    methods: dict[str, Call] = {
+        "advise": lambda i: advise(sts[i]),
+        "replay": lambda i: replays[i](),
+        "evaluate": lambda i: engine.evaluate(facts[i]),
+        "dict": lambda i: advise(dicts[i]),
+        "json": lambda i: advise(texts[i]),
+        "questions": lambda i: advise_with_questions(sts[i]),
+    }
+    compiled = compiled_available()
+    if compiled:
+        evaluator = compiled_for(rules)
+        bare = evaluator.bare
+        for s in sts:
+            advise(s, engine="compiled")
+        methods["c_advise"] = lambda i: advise(sts[i], engine="compiled")
+        methods["c_evaluate"] = lambda i: evaluator.evaluate(facts[i])
+        methods["bare"] = lambda i: bare(facts[i])
+    runs = [per_call(methods, n, rounds) for _ in range(RUNS)]
+
+    def col(name: str) -> list[float]:
+        return [r[name] for r in runs]
+
+    def ratio(a: str, b: str) -> list[float]:
+        return [r[a] / r[b] for r in runs]
+
+    print("\nbuilt-in rulesets, per call (min / median / max over runs):")
+    report.figure("advise(state, questions=0) [durable-rules]", col("advise"))
+    report.figure("(a) C-only replay of the same durable-rules calls", col("replay"))
+    report.figure("Engine.evaluate(flat fact) [durable-rules]", col("evaluate"))
+    report.figure("advise / C-only replay", ratio("advise", "replay"), "x")
+    report.figure("Engine.evaluate / C-only replay", ratio("evaluate", "replay"), "x")
+    report.figure("advise(dict) [validated on every call]", col("dict"))
+    report.figure("advise(json text) [validated on every call]", col("json"))
+    report.figure("advise(state) with the default 3 questions", col("questions"))
+    report.figure("with questions / without", ratio("questions", "advise"), "x")
+    if compiled:
+        report.figure('advise(state, questions=0, engine="compiled")', col("c_advise"))
+        report.figure("compiled evaluate(flat fact)", col("c_evaluate"))
+        report.figure("(b) bare generated function(flat fact)", col("bare"))
+        report.figure("advise compiled / bare generated", ratio("c_advise", "bare"), "x")
+        report.figure("advise durable / advise compiled", ratio("advise", "c_advise"), "x")
+    else:
+        report.figure("(b) bare generated function", None, note="compiled engine: not available")
+    report.target(
+        "advise() on durable-rules <= 2.0x the C-only replay", "2.0x", ratio("advise", "replay"), _at_most(2.0)
+    )
+    report.target(
+        'advise(engine="compiled") <= 4x the bare generated evaluation',
+        "4x",
+        ratio("c_advise", "bare") if compiled else None,
+        _at_most(4.0),
+    )
+
+    # warm: the result cache on, after one pass (every state seen before)
+    set_result_cache_size(4096)
+    for s in sts:
+        advise(s)
+    warm = [per_call({"warm": lambda i: advise(sts[i])}, n, rounds)["warm"] for _ in range(RUNS)]
+    set_result_cache_size(0)
+    report.figure("advise(state) warm: result cache on, every state seen", warm)
+    return fired
+
+
+def _at_most(limit: float) -> Callable[[float], bool]:
+    return lambda value: value <= limit
+
+
+def _at_least(limit: float) -> Callable[[float], bool]:
+    return lambda value: value >= limit
+
+
+def size_section(report: Report, sts: list[Any], fired: float, sizes: Sequence[int], folder: Path, rounds: int) -> None:
+    """The built-in book against synthetic books of ``sizes`` rules with as many rules matching per state."""
+    rules = builtin_ruleset()
+    stages = stage_facts(rules, flat_facts(rules, sts))
+    n = len(sts)
+    compiled = compiled_available()
+    methods: dict[str, Call] = {"builtin": lambda i: advise(sts[i])}
+    if compiled:
+        methods["c_builtin"] = lambda i: advise(sts[i], engine="compiled")
+    print(f"\nrulebook size (synthetic books calibrated to {fired:.1f} matches per state, as the built-in one):")
+    for size in sizes:
+        path = folder / f"book{size}"
+        path.mkdir(exist_ok=True)
+        write_synthetic(path, size, stages, fired)
+        start = time.perf_counter()
+        book = load_ruleset(path)
+        load = time.perf_counter() - start
+        engine = engine_for(book)
+        book_facts = flat_facts(book, sts)
+        matched = statistics.mean(len(engine.evaluate(f).matched) for f in book_facts)
+        for s in sts:
+            advise(s, ruleset=book)
+        replays = [CReplay(lambda s=s, book=book: advise(s, ruleset=book)) for s in sts]
+        asked = statistics.mean(r.asserts for r in replays)
+        note = ""
+        if compiled:
+            start = time.perf_counter()
+            compiled_for(book)
+            note = f"; compiled evaluator generated in {time.perf_counter() - start:.1f} s"
+            for s in sts:
+                advise(s, ruleset=book, engine="compiled")
+            methods[f"c_{size}"] = lambda i, book=book: advise(sts[i], ruleset=book, engine="compiled")
+        print(
+            f"  {size} rules: loaded in {load:.1f} s{note}; {len(engine.shards)} shards; {matched:.1f} rules match per"
+            f" state; per evaluation {asked:.1f} shards asked (min {min(r.asserts for r in replays)}, max "
+            f"{max(r.asserts for r in replays)}), {statistics.mean(len(r.calls) for r in replays):.0f} durable-rules"
+            " calls",
+            flush=True,
+        )
+        methods[str(size)] = lambda i, book=book: advise(sts[i], ruleset=book)
+        methods[f"replay_{size}"] = lambda i, replays=replays: replays[i]()
+    runs = [per_call(methods, n, rounds) for _ in range(RUNS)]
+    print("  per call:")
+    report.figure("advise(), built-in rulesets (this section)", [r["builtin"] for r in runs])
+    for size in sizes:
+        report.figure(f"advise(), {size:,} synthetic rules [durable-rules]", [r[str(size)] for r in runs])
+        report.figure("  its C-only replay", [r[f"replay_{size}"] for r in runs])
+        report.figure(f"  {size:,} rules / built-in [durable-rules]", [r[str(size)] / r["builtin"] for r in runs], "x")
+        if compiled:
+            report.figure(f'advise(engine="compiled"), {size:,} synthetic rules', [r[f"c_{size}"] for r in runs])
+            report.figure(
+                f"  {size:,} rules / built-in [compiled]", [r[f"c_{size}"] / r["c_builtin"] for r in runs], "x"
+            )
+    if 4000 in sizes:
+        report.target(
+            "4,000-rule book <= 3x the built-in book, same matches [durable]",
+            "3x",
+            [r["4000"] / r["builtin"] for r in runs],
+            _at_most(3.0),
+        )
+        report.target(
+            "4,000-rule book <= 2x the built-in book, same matches [compiled]",
+            "2x",
+            [r["c_4000"] / r["c_builtin"] for r in runs] if compiled else None,
+            _at_most(2.0),
+        )
+
+
+def batch_section(report: Report, sts: list[Any], big_size: int) -> None:
+    """advise_many against a loop of advise(), and 2 worker processes against 1 on distinct states."""
+    n = len(sts)
+    repeated = [sts[i % 40] for i in range(n)]
+    loops, batches, repeats = [], [], []
+    for _ in range(RUNS):
+        gc.collect()
+        start = time.perf_counter()
+        for s in sts:
+            advise(s)
+        loops.append((time.perf_counter() - start) / n * 1e6)
+        start = time.perf_counter()
+        advise_many(sts)
+        batches.append((time.perf_counter() - start) / n * 1e6)
+        start = time.perf_counter()
+        advise_many(repeated)
+        repeats.append((time.perf_counter() - start) / n * 1e6)
+    print("\nbatches:")
+    report.figure("loop of advise(state), per state", loops)
+    report.figure("advise_many(states), per state", batches)
+    ratios = [b / a for a, b in zip(loops, batches, strict=True)]
+    report.figure("advise_many / loop", ratios, "x")
+    report.figure(
+        "advise_many, 40 distinct states repeated, / loop", [b / a for a, b in zip(loops, repeats, strict=True)], "x"
+    )
+    report.target("advise_many() cheaper per state than a loop of advise()", "< 1x", ratios, lambda v: v < 1.0)
+
+    big = [s.model_dump() for s in states(count=big_size, seed=7)][-big_size:]
+    one, two, same = [], [], True
+    cores = getattr(batch_module, "_cores", None)
+    for _ in range(RUNS):
+        gc.collect()
+        start = time.perf_counter()
+        seq = advise_many(big)
+        one.append(len(big) / (time.perf_counter() - start))
+        if cores is not None:  # on two cores advise_many would keep the batch in this process
+            batch_module._cores = lambda: 3
+        try:
+            start = time.perf_counter()
+            par = advise_many(big, processes=2)
+            two.append(len(big) / (time.perf_counter() - start))
+            same = same and par == seq
+        finally:
+            if cores is not None:
+                batch_module._cores = cores
+        del seq, par
+    report.figure(f"advise_many({len(big):,} distinct dicts), 1 process", one, "states/s")
+    report.figure(
+        f"advise_many({len(big):,} distinct dicts), processes=2", two, "states/s", "" if same else "RESULTS DIFFER"
+    )
+    speedup = [b / a for a, b in zip(one, two, strict=True)]
+    report.figure("2 processes / 1 process (throughput)", speedup, "x")
+    report.target(
+        f"advise_many(processes=2) >= 1.6x one process, {len(big):,} states",
+        "1.6x",
+        speedup if same else None,
+        _at_least(1.6),
+    )
+
+
+def thread_section(report: Report, sts: list[Any], calls: int) -> None:
+    """Throughput of ``calls`` advise() calls on 1 thread against the same calls shared by 4 threads."""
+
+    def throughput(threads: int, **options: Any) -> tuple[float, float]:
+        """Calls per second of wall time and per second of this process's CPU time."""
+        share = calls // threads
+        barrier = threading.Barrier(threads + 1)
+
+        def work(offset: int) -> None:
+            barrier.wait()
+            for k in range(share):
+                advise(sts[(offset + k) % len(sts)], **options)
+
+        pool = [threading.Thread(target=work, args=(t * 61,)) for t in range(threads)]
+        for thread in pool:
+            thread.start()
+        gc.collect()
+        barrier.wait()
+        start, cpu = time.perf_counter(), time.process_time()
+        for thread in pool:
+            thread.join()
+        done = share * threads
+        return done / (time.perf_counter() - start), done / max(1e-9, time.process_time() - cpu)
+
+    engines: list[tuple[str, dict[str, Any]]] = [("durable-rules", {})]
+    if compiled_available():
+        engines.append(("compiled", {"engine": "compiled"}))
+    print(f"\nthreads ({calls:,} calls of advise(questions=0) per measurement):")
+    for label, options in engines:
+        throughput(4, **options)  # warm up: one session per thread
+        one, four = [], []
+        for _ in range(RUNS):
+            one.append(throughput(1, **options))
+            four.append(throughput(4, **options))
+        ratios = [b[0] / a[0] for a, b in zip(one, four, strict=True)]
+        report.figure(f"1 thread [{label}]", [wall for wall, _ in one], "calls/s")
+        report.figure(f"4 threads [{label}]", [wall for wall, _ in four], "calls/s")
+        report.figure(f"4 threads / 1 thread [{label}]", ratios, "x")
+        report.figure(
+            f"  per CPU second: 4 threads / 1 thread [{label}]",
+            [b[1] / a[1] for a, b in zip(one, four, strict=True)],
+            "x",
+            "(calls per CPU-second of this process: what neighbours on the machine do not change)",
+        )
+        if label == "durable-rules":
+            report.target("4 threads >= 0.95x the throughput of 1 thread [durable]", "0.95x", ratios, _at_least(0.95))
+
+
+def startup_section(report: Report, rounds: int) -> None:
+    """Fresh processes, run in turn: the dependencies alone, ``import negotiation_rules``, the demo command."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    script = Path(sys.executable).parent / "negotiation-rules"
+    demo = [str(script), "demo"] if script.exists() else [sys.executable, "-m", "negotiation_rules", "demo"]
+    commands = {
+        "python": [sys.executable, "-c", "pass"],
+        # what the library imports at `import negotiation_rules` from its dependencies (rich is the CLI's)
+        "deps": [sys.executable, "-c", "import durable_rules_engine, yaml; from pydantic import BaseModel"],
+        "import": [sys.executable, "-c", "import negotiation_rules"],
+        "demo": demo,
+    }
+    times: dict[str, list[list[float]]] = {name: [] for name in commands}
+    for _ in range(RUNS):
+        for name in commands:
+            times[name].append([])
+        for _ in range(rounds):  # each round runs the commands in turn
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                times[name][-1].append((time.perf_counter() - start) * 1000)
+    best = {name: [min(run) for run in runs] for name, runs in times.items()}  # a run's figure: its fastest round
+    print(f"\nstart-up (fresh processes run in turn, {rounds} rounds per run; a run's figure is its fastest round):")
+    report.figure("python -c pass", best["python"], "ms")
+    report.figure("python -c 'import durable_rules_engine, yaml, pydantic.BaseModel'", best["deps"], "ms")
+    report.figure("python -c 'import negotiation_rules'", best["import"], "ms")
+    report.figure(f"negotiation-rules demo ({Path(demo[0]).name} ...)", best["demo"], "ms")
+    imports = [a / b for a, b in zip(best["import"], best["deps"], strict=True)]
+    demos = [a / b for a, b in zip(best["demo"], best["import"], strict=True)]
+    report.figure("import negotiation_rules / its dependencies", imports, "x")
+    report.figure("negotiation-rules demo / import negotiation_rules", demos, "x")
+    report.target("import negotiation_rules <= 1.5x its dependencies alone", "1.5x", imports, _at_most(1.5))
+    report.target("negotiation-rules demo <= 1.2x python -c 'import negotiation_rules'", "1.2x", demos, _at_most(1.2))
+
+
+def memory_growth(calls: int) -> tuple[float, float]:
     """RSS after 1,000 calls and after ``calls`` calls of advise() over the benchmark states, in a fresh process."""
     code = f"""
 import gc, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-from run import rss_mb
+sys.path.insert(0, {str(HERE)!r})
+sys.path.insert(0, {str(ROOT)!r})
+from memory import rss_mb
 from workload import states
 from negotiation_rules import advise
 sts = states()
@@ -145,236 +477,67 @@ print(first, rss_mb())
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     first, last = (float(x) for x in out.stdout.split())
-    return first, last, last - first
+    return first, last
+
+
+def memory_section(report: Report, calls: int, folder: Path, loads: int) -> None:
+    """RSS growth over many calls, and the RSS a loaded 4,000-rule book adds (fresh processes)."""
+    print(f"\nmemory (fresh processes): {calls:,} calls; the 4,000-rule book loaded {loads} time(s) ...", flush=True)
+    first, last = memory_growth(calls)
+    report.figure("RSS after 1,000 calls of advise()", [first], "MB")
+    report.figure(f"RSS growth from 1,000 to {calls:,} calls", [last - first], "MB")
+    report.target(f"memory growth < 5 MB over {calls:,} calls", "5 MB", [last - first], lambda v: v < 5, "MB")
+    book = folder / "book4000"
+    if not book.exists():
+        rules = builtin_ruleset()
+        sts = states()
+        facts = flat_facts(rules, sts)
+        fired = statistics.mean(len(engine_for(rules).evaluate(f).matched) for f in facts)
+        book.mkdir()
+        write_synthetic(book, 4000, stage_facts(rules, facts), fired)
+    results = [memory.measure(str(book), "durable") for _ in range(loads)]
+    if any("error" in r for r in results):
+        report.figure("4,000-rule book loaded [durable-rules]", None, note=str(results[0].get("error")))
+        return
+    loaded = [r["loaded_mb"] for r in results]
+    report.figure("4,000-rule book: load time [durable-rules]", [r["load_s"] for r in results], "s")
+    report.figure("4,000-rule book: RSS added by loading [durable-rules]", loaded, "MB")
+    report.figure("4,000-rule book: RSS added by the first advise()", [r["session_mb"] for r in results], "MB")
+    extra = [r["extra_session_mb"] for r in results if r["extra_session_mb"] is not None]
+    report.figure("4,000-rule book: RSS per further engine session", extra or None, "MB")
+    report.target("4,000-rule book loaded <= 100 MB RSS [durable]", "100 MB", loaded, _at_most(100.0), "MB")
 
 
 def main() -> None:
+    """Run every section and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds; 10,000 calls for the memory test")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls (the same rows)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run only these")
     args = parser.parse_args()
-    rounds = 3 if args.quick else 10
-    memory_calls = 10_000 if args.quick else 100_000
-
+    run = set(args.sections)
+    quick = args.quick
+    started = time.perf_counter()
     print(f"machine: {machine()}")
+    print(f"compiled engine: {'available' if compiled_available() else 'not available'}")
     set_result_cache_size(0)
-    rules = builtin_ruleset()
     sts = states()
-    facts = flat_facts(rules, sts)
-    dicts = [s.model_dump() for s in sts]
-    texts = [s.model_dump_json() for s in sts]
-    raw = RawDurableRules(rules)
-    floor = python_floor(rules)
-    engine = engine_for(rules)
-    fired = statistics.mean(len(engine.evaluate(f).matched) for f in facts)
-    n = len(sts)
-    print(
-        f"states: {n} (built-in ruleset: {len(rules.rules)} rules, {len(rules.situations)} situations, "
-        f"{len(engine.shards)} shards; {fired:.1f} rules match per state on average)"
-    )
-    table = Table()
-    print("\nbuilt-in rulesets, per call:")
-    for s in sts:  # warm up: sessions, plans, caches of the interpreter
-        advise(s)
-    times = timings(
-        {
-            "advise": lambda i: advise(sts[i]),
-            "raw": lambda i: raw(sts[i], facts[i]),
-            "python": lambda i: floor(sts[i], facts[i]),
-            "advise_dict": lambda i: advise(dicts[i]),
-            "advise_json": lambda i: advise(texts[i]),
-            "questions": lambda i: advise_with_questions(sts[i]),
-        },
-        n,
-        rounds,
-    )
-    advise_med = median(times["advise"])
-    raw_med = median(times["raw"])
-    table.row("advise(state) [NegotiationState, cold: cache off]", us(advise_med), us(p99(times["advise"])))
-    table.row(
-        "(a) raw durable-rules: same C handles, same facts",
-        us(raw_med),
-        us(p99(times["raw"])),
-        f"advise / raw = {advise_med / raw_med:.2f}",
-    )
-    table.row(
-        "(b) plain Python: explain.python_firing",
-        us(median(times["python"])),
-        us(p99(times["python"])),
-        f"advise / python = {advise_med / median(times['python']):.2f}",
-    )
-    table.row(
-        "advise(state, questions=3) [the default: asks what to find out]",
-        us(median(times["questions"])),
-        us(p99(times["questions"])),
-        f"with / without questions = {median(times['questions']) / advise_med:.1f}",
-    )
-    table.row("advise(dict) [validated on every call]", us(median(times["advise_dict"])), us(p99(times["advise_dict"])))
-    table.row(
-        "advise(json text) [validated on every call]", us(median(times["advise_json"])), us(p99(times["advise_json"]))
-    )
-    # the same samples, split: states whose history has concession events also run the trend rules
-    calm_idx = {i for i, s in enumerate(sts) if not any(e.kind == "concession" for e in s.history)}
-
-    def part(name: str, calm: bool) -> list[float]:
-        return [t for k, t in enumerate(times[name]) if ((k % n) in calm_idx) is calm]
-
-    for calm, label in ((True, "without"), (False, "with")):
-        adv, raw_part = median(part("advise", calm)), median(part("raw", calm))
-        table.row(
-            f"  advise / raw, {len(calm_idx) if calm else n - len(calm_idx)} states {label} concession events",
-            us(adv),
-            us(raw_part),
-            f"advise / raw = {adv / raw_part:.2f} (columns: advise, raw)",
-        )
-    table.target(
-        "advise() <= 1.3x raw durable-rules (same states)", f"{advise_med / raw_med:.2f}x", advise_med <= 1.3 * raw_med
-    )
-
-    # warm: the result cache on, after one pass (every state seen before)
-    set_result_cache_size(4096)
-    for s in sts:
-        advise(s)
-    warm = timings({"warm": lambda i: advise(sts[i])}, n, rounds)["warm"]
-    entries = engine.cache_info()[2]
-    set_result_cache_size(0)
-    table.row(
-        "advise(state) warm: result cache on, every state seen",
-        us(median(warm)),
-        us(p99(warm)),
-        f"cold / warm = {advise_med / median(warm):.2f}; {entries} entries",
-    )
-
-    # batch against a loop of advise()
-    print("\nbatch:")
-    batch_rounds = max(2, rounds // 2)
-    loop_t, batch_t, dict_loop_t, dict_batch_t = [], [], [], []
-    for _ in range(batch_rounds):
-        gc.collect()
-        start = time.perf_counter()
-        for s in sts:
-            advise(s)
-        loop_t.append((time.perf_counter() - start) / n * 1e6)
-        start = time.perf_counter()
-        advise_many(sts)
-        batch_t.append((time.perf_counter() - start) / n * 1e6)
-        start = time.perf_counter()
-        for d in dicts:
-            advise(d)
-        dict_loop_t.append((time.perf_counter() - start) / n * 1e6)
-        start = time.perf_counter()
-        advise_many(dicts)
-        dict_batch_t.append((time.perf_counter() - start) / n * 1e6)
-    table.row("loop of advise(state), per state", us(median(loop_t)), "")
-    table.row(
-        "advise_many(states), per state",
-        us(median(batch_t)),
-        "",
-        f"batch / loop = {median(batch_t) / median(loop_t):.2f}",
-    )
-    table.row("loop of advise(dict), per state", us(median(dict_loop_t)), "")
-    table.row(
-        "advise_many(dicts), per state",
-        us(median(dict_batch_t)),
-        "",
-        f"batch / loop = {median(dict_batch_t) / median(dict_loop_t):.2f}",
-    )
-    repeated = [sts[i % 40] for i in range(n)]
-    start = time.perf_counter()
-    for s in repeated:
-        advise(s)
-    rep_loop = (time.perf_counter() - start) / n * 1e6
-    start = time.perf_counter()
-    advise_many(repeated)
-    rep_batch = (time.perf_counter() - start) / n * 1e6
-    table.row(
-        "advise_many, 40 distinct states repeated, per state",
-        us(rep_batch),
-        "",
-        f"batch / loop = {rep_batch / rep_loop:.2f}",
-    )
-    table.target(
-        "advise_many() cheaper per state than a loop of advise()",
-        f"{median(batch_t) / median(loop_t):.2f}x",
-        median(batch_t) < median(loop_t),
-    )
-    # states without concession events, as first measured when the trends were durable-rules join rules that
-    # read out of bounds (see docs/performance.md); the trends are plain Python now
-    size = 20_000 if not args.quick else 6_000
-    many = states(count=size * 3, seed=7)
-    big = [s.model_dump() for s in many if not any(e.kind == "concession" for e in s.history)][:size]
-    del many
-    start = time.perf_counter()
-    seq = advise_many(big)
-    seq_t = (time.perf_counter() - start) / len(big) * 1e6
-    table.row(f"advise_many({len(big)} dicts*), 1 process, per state", us(seq_t), "", "*distinct, without concessions")
-    start = time.perf_counter()
-    cores = batch_module._cores
-    batch_module._cores = lambda: 3  # force the pool: on two cores advise_many would stay in this process
-    try:
-        par = advise_many(big, processes=2)
-        par_t = (time.perf_counter() - start) / len(big) * 1e6
-        table.row(
-            f"advise_many({len(big)} dicts*), processes=2 (forced)",
-            us(par_t),
-            "",
-            f"2 processes / 1 = {par_t / seq_t:.2f}{'' if par == seq else ' (RESULTS DIFFER)'}",
-        )
-    except Exception as exc:  # a worker that dies is reported, not hidden
-        table.row(f"advise_many({len(big)} dicts*), processes=2", "failed", "", f"{type(exc).__name__}: {exc}")
-    finally:
-        batch_module._cores = cores
-
-    # cost against rulebook size
-    print("\nrulebook size (synthetic rules, about as many match as in the built-in ones):")
-    builtin_med = advise_med
-    sizes = (50, 500, 4000)
-    books: dict[int, tuple[Ruleset, float, float]] = {}
-    for size in sizes:
-        start = time.perf_counter()
-        book = synthetic(size, facts, fired)
-        load = time.perf_counter() - start
-        book_facts = flat_facts(book, sts)
-        book_engine = engine_for(book)
-        matched = statistics.mean(len(book_engine.evaluate(f).matched) for f in book_facts)
-        books[size] = (book, load, matched)
-        print(
-            f"  {size} rules: loaded in {load:.1f} s, {len(book_engine.shards)} shards, "
-            f"{matched:.1f} rules match per state",
-            flush=True,
-        )
-    size_methods: dict[str, Call] = {"builtin": lambda i: advise(sts[i])}
-    for size in sizes:
-        book = books[size][0]
-        size_methods[str(size)] = lambda i, book=book: advise(sts[i], ruleset=book)
-    for s in sts:
-        for size in sizes:
-            advise(s, ruleset=books[size][0])
-    size_times = timings(size_methods, n, max(2, rounds // 2))
-    builtin_med = median(size_times["builtin"])
-    table.row("advise(), built-in rulesets (this part of the run)", us(builtin_med), us(p99(size_times["builtin"])))
-    for size in sizes:
-        med = median(size_times[str(size)])
-        table.row(
-            f"advise(), {size} synthetic rules ({books[size][2]:.1f} match)",
-            us(med),
-            us(p99(size_times[str(size)])),
-            f"/ built-in = {med / builtin_med:.2f}",
-        )
-    big_ratio = median(size_times["4000"]) / builtin_med
-    table.target("4,000 rules <= 4x the built-in rulesets", f"{big_ratio:.2f}x", big_ratio <= 4)
-    del books, size_methods
-
-    # memory
-    print(f"\nmemory: {memory_calls} calls in a fresh process ...", flush=True)
-    first, last, growth = memory_growth(memory_calls, args.quick)
-    table.row(
-        f"RSS after 1,000 calls -> after {memory_calls:,} calls",
-        f"{first:.1f} MB",
-        f"{last:.1f} MB",
-        f"growth {growth:+.1f} MB",
-    )
-    table.target(f"memory growth < 5 MB over {memory_calls:,} calls", f"{growth:+.1f} MB", growth < 5)
-    table.print()
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if "builtin" in run or "size" in run:
+            fired = builtin_section(report, sts, rounds=3 if quick else 7)
+        if "size" in run:
+            size_section(report, sts, fired, (4000,) if quick else (500, 4000), folder, rounds=2 if quick else 5)
+        if "threads" in run:
+            thread_section(report, sts, calls=2_000 if quick else 10_000)
+        if "batch" in run:
+            batch_section(report, sts, big_size=6_000 if quick else 20_000)
+        if "startup" in run:
+            startup_section(report, rounds=5 if quick else 7)
+        if "memory" in run:
+            memory_section(report, 10_000 if quick else 100_000, folder, loads=1 if quick else RUNS)
+    report.print()
+    print(f"\n({RUNS} runs per section; whole run {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

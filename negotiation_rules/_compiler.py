@@ -64,21 +64,39 @@ _EXACT_INT = 2**53
 Pins = tuple[tuple[str, frozenset[Any]], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EngineRule:
     """One durable-rules rule: ``name`` is ``s:<situation>``, ``r:<rule>``, ``u:<rule>`` (its unless) or
-    ``p:<rule>`` (its unless could hold once unknown facts are known)."""
+    ``p:<rule>`` (its unless could hold once unknown facts are known).
+
+    It keeps only its tests (``alt``, shared with the condition tree); the durable-rules pattern,
+    its distinct tests and the keys it reads are derived from them when needed, which is once,
+    while the shards are planned and loaded (kept, they were most of a big rulebook's Python memory).
+    """
 
     name: str
     level: int
-    pattern: dict[str, Any]
-    atoms: frozenset[Any]
-    #: The fact keys its tests read.
-    keys: frozenset[str] = frozenset()
+    #: Its tests, most selective first (the order of the pattern).
+    alt: tuple[Leaf, ...]
     #: For keys tested with ``eq``/``in``: the values the key must have for the rule to hold.
     pins: Pins = ()
     #: How many alpha-node children it can add under one node: 1 plus the values of its ``in`` lists.
     width: int = 1
+
+    @property
+    def pattern(self) -> dict[str, Any]:
+        """The durable-rules expression of the rule, on its stage's fact."""
+        return {"$and": [{"t": STAGE_TAG}, {"level": self.level}, *(compile_leaf(t) for t in self.alt)]}
+
+    @property
+    def atoms(self) -> frozenset[Any]:
+        """Its distinct tests (a shard holds at most ``MAX_ATOMS_PER_SHARD``)."""
+        return frozenset(t.canon() for t in self.alt)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The fact keys its tests read."""
+        return frozenset(t.key for t in self.alt)
 
 
 @dataclass(frozen=True)
@@ -184,7 +202,6 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 rule_id=where.id,
                 code="engine-limit",
             )
-        pattern = {"$and": [{"t": STAGE_TAG}, {"level": level}, *(compile_leaf(t) for t in alt)]}
         width = 1 + sum(len(t.value) for t in alt if t.op == "in")
         if width > MAX_WIDTH_PER_SHARD:
             raise RulesetError(
@@ -195,9 +212,7 @@ def _engine_rules(name: str, level: int, cond: Condition, where: Any) -> list[En
                 rule_id=where.id,
                 code="engine-limit",
             )
-        atoms = frozenset(t.canon() for t in alt)
-        keys = frozenset(t.key for t in alt)
-        out.append(EngineRule(f"{name}#{k}", level, pattern, atoms, keys, _pins(alt), width))
+        out.append(EngineRule(f"{name}#{k}", level, alt, _pins(alt), width))
     return out
 
 
@@ -256,7 +271,25 @@ def _pins(alt: tuple[Leaf, ...]) -> Pins:
         values = tuple(leaf.value) if leaf.op == "in" else (leaf.value,)
         if all(_pinnable(v) for v in values):
             out[leaf.key] = out[leaf.key] & frozenset(values) if leaf.key in out else frozenset(values)
-    return tuple(sorted(out.items()))
+    return tuple(_pin(key, values) for key, values in sorted(out.items()))
+
+
+#: Pins already made, shared by every rule that pins the same values (at most ``_PIN_LIMIT`` kept).
+_pins_made: dict[tuple[str, frozenset[tuple[type, Any]]], tuple[str, frozenset[Any]]] = {}
+_PIN_LIMIT = 8192
+
+
+def _pin(key: str, values: frozenset[Any]) -> tuple[str, frozenset[Any]]:
+    """One shared object per pin: thousands of rules pin ``phase: bargaining`` (6 MB of copies for 4,000 rules).
+
+    Values are told apart by type too (``True == 1`` in Python, not in a pin)."""
+    token = (key, frozenset((type(v), v) for v in values))
+    found = _pins_made.get(token)
+    if found is None:
+        if len(_pins_made) >= _PIN_LIMIT:
+            _pins_made.clear()
+        found = _pins_made[token] = (key, values)
+    return found
 
 
 def _selectivity(key: str, values: frozenset[Any]) -> float:
@@ -306,15 +339,16 @@ def _pack(rules: Sequence[EngineRule]) -> list[Shard]:
     atoms: set[Any] = set()
     width = 0
     for rule in rules:
+        rule_atoms = rule.atoms
         if current and (
             len(current) >= MAX_RULES_PER_SHARD
-            or len(atoms | rule.atoms) > MAX_ATOMS_PER_SHARD
+            or len(atoms | rule_atoms) > MAX_ATOMS_PER_SHARD
             or width + rule.width > MAX_WIDTH_PER_SHARD
         ):
             shards.append(Shard(tuple(current)))
             current, atoms, width = [], set(), 0
         current.append(rule)
-        atoms |= rule.atoms
+        atoms |= rule_atoms
         width += rule.width
     if current:
         shards.append(Shard(tuple(current)))
