@@ -68,14 +68,13 @@ from ._conditions import (
 from ._engine import engine_for
 from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError
 from ._facts import predicate
-from ._fields import SITUATION_PREFIX, FieldSpec, item_fields, state_fields
+from ._fields import OTHER_TEXT, SITUATION_PREFIX, FieldSpec, cut_points, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
 from ._loader import BUILTIN, read_ruleset, read_sources
 from ._model import MAX_SITUATION_LEVELS, PLACEHOLDER_RE, iter_cycle_errors, iter_duplicate_errors
 from ._packaged import builtin_ruleset_dir
 from ._render import finding_text
 from ._ruleset import Rule, Ruleset, Situation, builtin_ruleset
-from ._state import NegotiationState
 
 Severity = Literal["error", "warning", "info"]
 PathLike = str | Path
@@ -692,9 +691,6 @@ def _last_line(cond: Condition) -> int | None:
 
 # -- the values a field can take -----------------------------------------------------------------
 
-_OTHER_TEXT = "\x00other"
-
-
 def _constants(tests: Sequence[Test | Count]) -> list[Any]:
     out: list[Any] = []
     for t in tests:
@@ -705,64 +701,20 @@ def _constants(tests: Sequence[Test | Count]) -> list[Any]:
 
 
 def _domain(key: str, tests: Sequence[Test | Count], fields: Mapping[str, FieldSpec]) -> list[Any]:
-    """Values of one fact key that together give every test on it every outcome it can have."""
+    """Values of one fact key that together give every test on it every outcome it can have (FieldSpec.values)."""
     constants = _constants(tests)
     if tests and isinstance(tests[0], Count):
-        return _numbers([c for c in constants if _is_number(c)], integer=True, low=0)
+        return cut_points([c for c in constants if _is_number(c)], integer=True, low=0)
     path = tests[0].path if tests else key
     if path.startswith((SITUATION_PREFIX, TREND_PREFIX)):
         return [True, False]
     spec = fields.get(path)
     if spec is None:  # unknown (reported by validate); anything goes
-        return [*dict.fromkeys(constants), _OTHER_TEXT, None]
-    none = [None] if spec.can_be_unknown else []  # an unknown is absent from the fact
-    if spec.kind == "enum":
-        return [*spec.known_choices, *none]
-    if spec.kind == "bool":
-        return [True, False, *none]
-    if spec.kind in ("int", "float"):
-        numbers = [c for c in constants if _is_number(c)]
-        low = _lower_bound(path) if fields is state_fields() else None
-        return [*_numbers(numbers, integer=spec.kind == "int", low=low), *none]
-    return [*dict.fromkeys(c for c in constants if isinstance(c, str)), _OTHER_TEXT, *none]
+        return [*dict.fromkeys(constants), OTHER_TEXT, None]
+    return list(spec.values(constants))
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-def _numbers(constants: Sequence[float], *, integer: bool, low: float | None) -> list[float]:
-    """Points around and between the constants: enough to give every comparison each outcome."""
-    points: set[float] = set()
-    values = sorted(set(constants))
-    for c in values:
-        if integer:
-            points |= {math.floor(c) - 1, math.floor(c), math.ceil(c), math.ceil(c) + 1}
-        else:
-            points |= {c - 1, c, c + 1}
-    if not integer:
-        points |= {(a + b) / 2 for a, b in itertools.pairwise(values)}
-    if low is not None:
-        points = {p for p in points if p >= low} | {low}
-    elif not points:
-        points = {0}
-    return sorted(points)
-
-
-def _lower_bound(path: str) -> float | None:
-    """The smallest value the state model allows at ``path`` (``ge`` of the field), if any."""
-    model: Any = NegotiationState
-    *heads, last = path.split(".")
-    for head in heads:
-        field = model.model_fields.get(head)
-        if field is None:
-            return None
-        model = field.annotation
-    field = getattr(model, "model_fields", {}).get(last)
-    if field is None:
-        return None
-    for meta in field.metadata:
-        ge = getattr(meta, "ge", None)
-        if ge is not None:
-            return float(ge)
-    return None
