@@ -1,0 +1,209 @@
+"""Where one ``advise(state, questions=0)`` spends its time, against the C calls it makes.
+
+On demand, not a test::
+
+    python benchmarks/profile_advise.py                 # C-only replay, counts, ratio, top of cProfile
+    python benchmarks/profile_advise.py --rounds 9 --no-profile
+
+1. Every call into ``durable_rules_engine`` that one evaluation of each benchmark state makes
+   is recorded (the engine's own module reference is swapped for a recording proxy), with the
+   session's state handles as they come back.
+2. The recorded calls are replayed alone, state by state, in a tight loop: the floor of what
+   durable-rules costs for those states (asserts, action loop, retracts; no Python around).
+3. ``advise(state, questions=0)`` and the replay run round by round, interleaved, on the same
+   states; the figure is the minimum over rounds of each, and their ratio.
+4. cProfile of ``advise`` over the states, the top functions by own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import durable_rules_engine as drl
+from workload import states
+
+from negotiation_rules import _engine, advise
+from negotiation_rules._engine import engine_for, set_result_cache_size
+from negotiation_rules._ruleset import builtin_ruleset
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+class _Recorder:
+    """Stands in for ``durable_rules_engine`` in the engine module and records every call made through it."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def __getattr__(self, name: str) -> Any:
+        """The real attribute; functions are wrapped so each call is recorded with its arguments."""
+        real = getattr(drl, name)
+        if not callable(real) or isinstance(real, type):
+            return real
+
+        def record(*args: Any) -> Any:
+            self.calls.append((real, args))
+            return real(*args)
+
+        return record
+
+
+def record_calls(sts: Sequence[Any]) -> list[list[Call]]:
+    """The durable-rules calls ``advise(state, questions=0)`` makes for each state (sessions warmed first)."""
+    for state in sts:
+        advise(state, questions=0)
+    recorder = _Recorder()
+    real = _engine._drl
+    _engine._drl = recorder  # type: ignore[assignment]
+    try:
+        out = []
+        for state in sts:
+            recorder.calls = []
+            advise(state, questions=0)
+            out.append(recorder.calls)
+    finally:
+        _engine._drl = real
+    return out
+
+
+def replay(calls: list[Call]) -> None:
+    """Make exactly the recorded calls again (the same session, so the same state handles)."""
+    for function, args in calls:
+        function(*args)
+
+
+def timed(function: Callable[[int], object], count: int) -> float:
+    """Seconds per item of one pass of ``function`` over ``range(count)``."""
+    start = time.perf_counter()
+    for i in range(count):
+        function(i)
+    return (time.perf_counter() - start) / count
+
+
+def throughput(sts: Sequence[Any], threads: int, calls: int) -> tuple[float, float]:
+    """Calls of ``advise(state, questions=0)`` per wall second and per CPU second of this process,
+    with ``threads`` threads sharing ``calls`` calls (CPU time is the steadier one on a shared machine)."""
+    share = calls // threads
+    barrier = threading.Barrier(threads + 1)
+
+    def work(offset: int) -> None:
+        barrier.wait()
+        for i in range(share):
+            advise(sts[(offset + i) % len(sts)], questions=0)
+
+    pool = [threading.Thread(target=work, args=(k * 61,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for thread in pool:
+        thread.join()
+    done = share * threads
+    return done / (time.perf_counter() - start), done / (time.process_time() - cpu)
+
+
+def threads_report(sts: Sequence[Any], runs: int, calls: int) -> None:
+    """1 against 4 threads, interleaved run by run; the ratio of each run and its min/median/max."""
+    ratios, cpu_ratios = [], []
+    for _ in range(runs):
+        one, one_cpu = throughput(sts, 1, calls)
+        four, four_cpu = throughput(sts, 4, calls)
+        ratios.append(four / one)
+        cpu_ratios.append(four_cpu / one_cpu)
+        print(
+            f"  1 thread {one:6.0f} calls/s ({one_cpu:6.0f} per CPU s)   "
+            f"4 threads {four:6.0f} calls/s ({four_cpu:6.0f} per CPU s)   "
+            f"4/1 = {four / one:.2f} (CPU {four_cpu / one_cpu:.2f})"
+        )
+    for name, found in (("wall", ratios), ("per CPU second", cpu_ratios)):
+        print(f"threads 4/1 {name}: min {min(found):.2f} median {statistics.median(found):.2f} max {max(found):.2f}")
+
+
+def processes_report(sts: Sequence[Any], runs: int, count: int) -> None:
+    """``advise_many`` of ``count`` distinct dicts in 1 process against ``processes=2`` (forced), per run."""
+    from unittest import mock
+
+    from negotiation_rules import _batch, advise_many
+
+    base = [s.model_dump(exclude={"history"}) for s in sts]
+    dicts = [{**base[i % len(base)], "alternatives": i // len(base) + 1} for i in range(count)]  # all distinct
+    ratios = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        advise_many(dicts)
+        one = time.perf_counter() - start
+        with mock.patch.object(_batch, "_cores", lambda: 3):  # forced, as benchmarks/run.py does
+            start = time.perf_counter()
+            advise_many(dicts, processes=2)
+            two = time.perf_counter() - start
+        ratios.append(one / two)
+        print(f"  1 process {one:6.2f} s   2 processes {two:6.2f} s   speed-up {one / two:.2f}")
+    print(f"processes 2/1 speed-up: min {min(ratios):.2f} median {statistics.median(ratios):.2f} max {max(ratios):.2f}")
+
+
+def main() -> None:
+    """Record, replay, compare and profile (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--top", type=int, default=25, help="functions shown from the profile")
+    parser.add_argument("--threads", action="store_true", help="also 1 against 4 threads (3 runs)")
+    parser.add_argument("--processes", type=int, default=0, help="also advise_many of N distinct states, 1 vs 2")
+    args = parser.parse_args()
+    set_result_cache_size(0)
+    sts = states()
+    rules = builtin_ruleset()
+    engine = engine_for(rules)
+    recorded = record_calls(sts)
+    n = len(sts)
+    counts = [len(c) for c in recorded]
+    by_name: dict[str, int] = {}
+    for calls in recorded:
+        for function, _ in calls:
+            by_name[function.__name__] = by_name.get(function.__name__, 0) + 1
+    print(f"{n} states, {len(engine.shards)} shards")
+    print(f"C calls per evaluation: mean {sum(counts) / n:.1f}, min {min(counts)}, max {max(counts)}")
+    print("  " + ", ".join(f"{name} {k / n:.1f}" for name, k in sorted(by_name.items())))
+    advise_s: list[float] = []
+    replay_s: list[float] = []
+    for _ in range(args.rounds):
+        advise_s.append(timed(lambda i: advise(sts[i], questions=0), n))
+        replay_s.append(timed(lambda i: replay(recorded[i]), n))
+    a, r = min(advise_s), min(replay_s)
+    ratios = sorted(x / y for x, y in zip(advise_s, replay_s, strict=True))
+    print(f"advise(questions=0): {a * 1e6:.1f} us   C-only replay: {r * 1e6:.1f} us   (min of {args.rounds} rounds)")
+    print(
+        f"advise / replay: {a / r:.2f} (of minima); per round min {ratios[0]:.2f} "
+        f"median {ratios[len(ratios) // 2]:.2f} max {ratios[-1]:.2f}"
+    )
+    if args.threads:
+        threads_report(sts, 3, 20_000)
+    if args.processes:
+        processes_report(sts, 3, args.processes)
+    if args.no_profile:
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(5):
+        for state in sts:
+            advise(state, questions=0)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
