@@ -29,17 +29,17 @@ from __future__ import annotations
 import operator
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from ._advice import Advice, Fact, Recommendation, SetAside, Source
 from ._basis import facts_of, support, unknown_fields
-from ._conditions import Condition, negate
+from ._conditions import Condition, Count, Test, leaves, negate
 from ._facts import derived_paths
-from ._fields import value_at
+from ._fields import SITUATION_PREFIX, value_at
 from ._firing import Firing
 from ._playbook import Playbook
 from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
@@ -52,10 +52,15 @@ def fit_factor(specificity: int) -> float:
     return 0.6 + 0.4 * specificity / (specificity + 2)
 
 
+def score(weight: float, multiplier: float, fit: float) -> float:
+    """The score formula above (the only place it is written): weight * playbook multiplier * fit, rounded."""
+    return round(weight * multiplier * fit, 4)
+
+
 def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float:
-    """The score formula above, for one rule."""
+    """The score of one rule under a playbook (or none)."""
     multiplier = playbook.multiplier(rule.tactic) if playbook else 1.0
-    return round(rule.weight * multiplier * fit_factor(ruleset.specificity(rule)), 4)
+    return score(rule.weight, multiplier, fit_factor(ruleset.specificity(rule)))
 
 
 def fill(text: str, state: NegotiationState) -> str:
@@ -97,6 +102,11 @@ class _RulePlan:
     paths: tuple[str, ...]  # the placeholders' state paths
     getters: tuple[operator.attrgetter[Any], ...]  # ... and their getters
     fields: dict[str, Any]  # a Recommendation's fields that do not depend on the state, in field order
+    ruled_out: Condition | None  # the never-when negated (what rules it out), once
+    when: _Trace  # the support of ``when``, remembered per value of the keys it reads
+    unless: _Trace  # the same for ``unless`` ...
+    not_unless: _Trace  # ... for what rules the never-when out ...
+    unknown: _Trace  # ... and for the unknown fields that could still make the never-when hold
 
     def fill(self, state: NegotiationState) -> str:
         """``fill(rule.rationale, state)``, with the placeholders found once."""
@@ -109,14 +119,78 @@ class _RulePlan:
         return "".join(out)
 
 
-_plans: weakref.WeakKeyDictionary[Ruleset, dict[str, _RulePlan]] = weakref.WeakKeyDictionary()
+#: Distinct key values one trace remembers before it starts over (a bound on memory, not on correctness).
+TRACE_LIMIT = 1024
+
+
+class _Trace:
+    """What ``support`` (or ``unknown_fields``) gives for one condition, remembered per value of the keys it reads.
+
+    Both read nothing of the stage fact but the keys of the condition's tests, followed into
+    the situations it names (``reads``), and compare them with the rule format's operators,
+    which tell a bool from a number: so the values and their types decide the answer, and a
+    rule that reads three keys has few distinct answers even over thousands of distinct states.
+    """
+
+    __slots__ = ("keys", "memo")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def get(self, stage: Mapping[str, Any], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
+        """The remembered answer for these values of the keys, else ``compute()`` (then remembered)."""
+        values = tuple([stage.get(key) for key in self.keys])
+        try:
+            found = self.memo.get(at := (*values, *map(type, values)))
+        except TypeError:  # an unhashable value (a state changed past validation): no memo
+            return tuple(compute())
+        if found is None:
+            found = tuple(compute())
+            if len(self.memo) >= TRACE_LIMIT:
+                self.memo.clear()
+            self.memo[at] = found
+        return found
+
+
+def reads(cond: Condition | None, situations: Mapping[str, Condition]) -> tuple[str, ...]:
+    """The stage keys a condition reads, situations followed (their own key, then what they rest on)."""
+    out: dict[str, None] = {}
+    todo = [cond]
+    seen: set[str] = set()
+    while todo:
+        for leaf in leaves(todo.pop()):
+            out[leaf.key] = None
+            if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX):
+                name = leaf.path[len(SITUATION_PREFIX) :]
+                if name not in seen and name in situations:
+                    seen.add(name)
+                    todo.append(situations[name])
+    return tuple(out)
+
+
+class _Plans(NamedTuple):
+    """A ruleset's ranking plans: per rule id, and the situations' conditions (for the basis)."""
+
+    rules: dict[str, _RulePlan]
+    situations: dict[str, Condition]
+    flags: tuple[tuple[str, str], ...]  # (stage key, situation id) of every situation
+
+
+_plans: weakref.WeakKeyDictionary[Ruleset, _Plans] = weakref.WeakKeyDictionary()
 _plans_lock = threading.Lock()
 
 
 def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
     """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives)."""
-    plans = _plans.get(ruleset)
-    if plans is None:
+    return _plans_of(ruleset).rules
+
+
+def _plans_of(ruleset: Ruleset) -> _Plans:
+    """The ranking plans of a ruleset (built on first use, kept as long as the ruleset lives)."""
+    found = _plans.get(ruleset)
+    if found is None:
+        situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
         plans = {}
         for rule in ruleset.rules:
             spec = ruleset.specificity(rule)
@@ -126,7 +200,7 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
                 rule=rule,
                 family=rule.family,
                 fit=fit,
-                score=round(rule.weight * fit, 4),
+                score=score(rule.weight, 1.0, fit),
                 sources=tuple(
                     Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
                     for s in rule.sources
@@ -136,10 +210,16 @@ def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
                 paths=paths,
                 getters=tuple(operator.attrgetter(p) for p in paths),
                 fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
+                ruled_out=None if rule.unless is None else negate(rule.unless),
+                when=_Trace(reads(rule.when, situations)),
+                unless=_Trace(reads(rule.unless, situations)),
+                not_unless=_Trace(reads(rule.unless, situations)),
+                unknown=_Trace(reads(rule.unless, situations)),
             )
+        flags = tuple((Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key, s.id) for s in ruleset.situations)
         with _plans_lock:
-            plans = _plans.setdefault(ruleset, plans)
-    return plans
+            found = _plans.setdefault(ruleset, _Plans(plans, situations, flags))
+    return found
 
 
 def _best_first(candidate: tuple[float, str, _RulePlan]) -> tuple[float, int, str]:
@@ -157,7 +237,7 @@ class _Basis:
 
     def __init__(
         self,
-        ruleset: Ruleset,
+        plans: _Plans,
         given: NegotiationState,
         effective: NegotiationState,
         fact: Mapping[str, Any],
@@ -165,31 +245,47 @@ class _Basis:
     ) -> None:
         self.given = given
         self.effective = effective
-        self.situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
+        self.situations = plans.situations
         self.stage: dict[str, Any] = dict(fact)
-        for sit in ruleset.situations:
-            self.stage[f"situation__{sit.id}"] = sit.id in firing.situations
+        held = firing.situations
+        for key, ident in plans.flags:
+            self.stage[key] = ident in held
         self._derived: frozenset[str] | None = None
 
     @property
     def derived(self) -> frozenset[str]:
+        """The paths whose effective value was derived (worked out on first use)."""
         if self._derived is None:
             self._derived = (
                 derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
             )
         return self._derived
 
-    def of(self, cond: Condition | None, ruled_out: Condition | None = None) -> list[Fact]:
-        """The facts ``cond`` rests on in this evaluation (and those that rule out ``ruled_out``, a never-when)."""
+    def support(self, trace: _Trace, cond: Condition | None) -> tuple[Test | Count, ...]:
+        """The tests ``cond`` rests on in this evaluation (``support``, remembered by ``trace``)."""
+        if cond is None:
+            return ()
+        return trace.get(self.stage, lambda: support(cond, self.stage, self.situations))
+
+    def facts(self, tests: tuple[Test | Count, ...]) -> list[Fact]:
+        """The Facts behind these tests, stated or derived, once per path."""
+        if not tests:
+            return []
+        return facts_of(list(tests), self.given, self.effective, self.derived, self.stage)
+
+    def of(self, plan: _RulePlan) -> list[Fact]:
+        """The facts a recommended rule rests on: what made its ``when`` hold and what rules its never-when out."""
+        tests = self.support(plan.when, plan.rule.when)
+        if plan.ruled_out is not None:
+            tests += self.support(plan.not_unless, plan.ruled_out)
+        return self.facts(tests)
+
+    def unknown(self, plan: _RulePlan) -> list[str]:
+        """The unknown fields that could still make the rule's never-when hold."""
+        cond = plan.rule.unless
         if cond is None:
             return []
-        tests = support(cond, self.stage, self.situations)
-        if ruled_out is not None:
-            tests += support(negate(ruled_out), self.stage, self.situations)
-        return facts_of(tests, self.given, self.effective, self.derived, self.stage)
-
-    def unknown(self, cond: Condition) -> list[str]:
-        return unknown_fields(cond, self.stage, self.situations)
+        return list(plan.unknown.get(self.stage, lambda: unknown_fields(cond, self.stage, self.situations)))
 
 
 class _Verdict:
@@ -216,9 +312,8 @@ def _verdicts(ruleset: Ruleset, firing: Firing, playbook: Playbook | None) -> li
         if plan is None:
             continue
         rule = plan.rule
-        # the same arithmetic as rule_score(): weight * multiplier * fit, rounded
-        score = plan.score if playbook is None else round(rule.weight * playbook.multiplier(rule.tactic) * plan.fit, 4)
-        by_tactic.setdefault(rule.tactic, []).append((score, rule_id, plan))
+        points = plan.score if playbook is None else score(rule.weight, playbook.multiplier(rule.tactic), plan.fit)
+        by_tactic.setdefault(rule.tactic, []).append((points, rule_id, plan))
     out = []
     for tactic in sorted(by_tactic):
         candidates = by_tactic[tactic]
@@ -277,7 +372,8 @@ def rank(
         from ._facts import build_fact
 
         fact = build_fact(state, ruleset.compiled().counts)
-    basis = _Basis(ruleset, given if given is not None else state, state, fact, firing)
+    plans = _plans_of(ruleset)
+    basis = _Basis(plans, given if given is not None else state, state, fact, firing)
     verdicts = _verdicts(ruleset, firing, playbook)
     set_aside: list[SetAside] = []
     for verdict in verdicts:
@@ -285,16 +381,20 @@ def rank(
             continue
         rule = verdict.rule
         if verdict.by == "rule" and rule is not None:
-            reason, facts = rule.unless_reason, basis.of(rule.unless)
+            plan = plans.rules[rule.id]
+            reason, facts = rule.unless_reason, basis.facts(basis.support(plan.unless, rule.unless))
         elif verdict.by == "unknown" and rule is not None and rule.unless is not None:
-            reason, facts = unknown_reason(rule, basis.unknown(rule.unless)), basis.of(rule.when)
+            plan = plans.rules[rule.id]
+            reason = unknown_reason(rule, basis.unknown(plan))
+            facts = basis.facts(basis.support(plan.when, rule.when))
         else:
             assert playbook is not None
-            rule = verdict.candidates[0][2].rule
+            plan = verdict.candidates[0][2]
+            rule = plan.rule
             reason = playbook.disabled_reason(verdict.tactic) or (
                 f"score {verdict.score} is below the playbook's minimum of {playbook.min_score}"
             )
-            facts = basis.of(rule.when)
+            facts = basis.facts(basis.support(plan.when, rule.when))
         aside = {"tactic": verdict.tactic, "rule_id": rule.id, "reason": reason, "by": verdict.by, "basis": facts}
         set_aside.append(trusted(SetAside, aside))
     kept = [
@@ -304,7 +404,7 @@ def rank(
     if top is not None:
         kept = kept[:top]
     recommendations = []
-    for score, tactic, plan, others in kept:
+    for points, tactic, plan, others in kept:
         fields: dict[str, Any] = plan.fields.copy()
         fields["tactic"] = tactic
         worded = plan.rule.by_side.get(state.our_side) if plan.rule.by_side else None
@@ -312,8 +412,8 @@ def rank(
             fields["rationale"] = plan.fill(state)
         else:
             fields["move"], fields["rationale"] = worded[0], fill(worded[1], state)
-        fields["score"] = score
-        fields["basis"] = basis.of(plan.rule.when, plan.rule.unless)
+        fields["score"] = points
+        fields["basis"] = basis.of(plan)
         fields["sources"] = list(plan.sources)
         fields["cautions"] = list(plan.rule.cautions)
         fields["family"] = plan.family
