@@ -690,12 +690,14 @@ class Engine:
                 frags[key] = self._situation_frags[key][1]
         news.clear()
 
-    def _decode(self, name: str, found: _Found, news: list[str]) -> None:
-        """File one fired engine rule under situations, matches, blocks or doubts; a new situation goes to ``news``."""
-        kind, ident = self._verdicts.get(name) or _verdict(name)
-        if kind == 0 and ident not in found[0]:
-            news.append(ident)
-        found[kind].add(ident)
+    def _decode(self, names: Sequence[str], found: _Found, news: list[str]) -> None:
+        """File fired engine rules under situations, matches, blocks or doubts; new situations go to ``news``."""
+        verdicts = self._verdicts
+        for name in names:
+            kind, ident = verdicts.get(name) or _verdict(name)
+            if kind == 0 and ident not in found[0]:
+                news.append(ident)
+            found[kind].add(ident)
 
     def _stages(
         self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]
@@ -713,8 +715,7 @@ class Engine:
                 for engine in self._select(level, values) if values is not None else self._always(level):
                     asserted.setdefault(engine, []).append(retraction)  # before the call: an interrupt may follow it
                     derived.extend(engine.run(_stage_text(head, engine.keys, frags)))
-                for name in derived:
-                    self._decode(name, found, news)
+                self._decode(derived, found, news)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         return _firing(found), asserted
@@ -799,7 +800,7 @@ class Engine:
                     for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
                         at = message.index(',"id":"') + 7
                         k = int(message[at : message.index("s", at)])
-                        self._decode(message[2 : message.index('"', 2)], found[k], news[k])
+                        self._decode((message[2 : message.index('"', 2)],), found[k], news[k])
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         return [_firing(f) for f in found], asserted
