@@ -40,13 +40,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
+from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source, trusted
 from ._advisor import PlaybookArg, RulesetArg, check_top, facts_for
 from ._engine import engine_for
 from ._errors import EngineError, StateError
 from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask
-from ._ranking import rank, ranked_tactics, trusted
+from ._ranking import rank, ranked_tactics
 from ._ruleset import Ruleset, builtin_ruleset, resolve_ruleset
 from ._state import NegotiationState, parse_state
 

@@ -31,11 +31,9 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel
-
-from ._advice import Advice, Fact, Recommendation, SetAside, Source
+from ._advice import Advice, Fact, Recommendation, SetAside, Source, trusted
 from ._basis import facts_of, support, unknown_fields
 from ._conditions import Condition, Count, Test, leaves, negate
 from ._facts import derived_paths
@@ -66,26 +64,6 @@ def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float
 def fill(text: str, state: NegotiationState) -> str:
     """Fill ``{path}`` placeholders with this state's values in plain words (paths were checked at load time)."""
     return PLACEHOLDER_RE.sub(lambda m: label(m.group(1), value_at(state, m.group(1))), text)
-
-
-M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
-
-
-def trusted(model: type[M], fields: dict[str, Any], fields_set: set[str] | None = None) -> M:
-    """``model.model_construct(**fields)`` for output that is valid by construction and names every field.
-
-    Ranking builds its Recommendations from rules validated at load time, so validating them
-    again on every call only costs time (it was the largest part of ranking). This is what
-    ``model_construct`` does, without its loop over defaults (``fields`` must name every field;
-    tests/test_batch.py checks the result equals the validated model).
-    """
-    obj = model.__new__(model)
-    _set(obj, "__dict__", fields)
-    _set(obj, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
 
 
 @dataclass(frozen=True)

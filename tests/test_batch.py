@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError
 from negotiation_rules import _batch as batch_module
 from negotiation_rules import advise as advise_with_questions
+from negotiation_rules._advice import trusted
 from negotiation_rules._batch import advise_many
 from negotiation_rules._engine import engine_for, set_result_cache_size
 from negotiation_rules._examples import EXAMPLES
-from negotiation_rules._ranking import trusted
 from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 

@@ -42,9 +42,7 @@ def naive_trends(history: list[Event]) -> dict[str, bool]:
     return {
         "concessions_unanswered": since >= 2,
         "our_concessions_not_shrinking": len(pair) == 2 and None not in pair and pair[1] >= pair[0],  # type: ignore[operator]
-        "their_concessions_shrinking": len(three) == 3
-        and None not in three
-        and three[0] > three[1] > three[2],  # type: ignore[operator]
+        "their_concessions_shrinking": len(three) == 3 and None not in three and three[0] > three[1] > three[2],  # type: ignore[operator]
     }
 
 
