@@ -86,6 +86,8 @@ _DRAIN_LIMIT = 100_000
 #: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
 _RECONCILE_EVERY = 0.05
 _live_handles: set[int] = set()
+#: Encoded fact values an engine remembers before it starts over.
+FRAGMENT_LIMIT = 4096
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
 
@@ -489,6 +491,8 @@ class Engine:
         #: The keys of a fact the rules can read, each with its JSON prefix, in a fixed order.
         self._fact_keys = tuple((key, json.dumps(key) + ":") for key in sorted(read - situation_keys))
         self._check = FactCheck(self.compiled.counts)
+        #: (key, type, value) -> its checked JSON fragment: most values (a phase, a level) recur call after call.
+        self._frags: dict[tuple[str, type, Any], str] = {}
         self._situation_frags = {
             key: (json.dumps(key) + ":false", json.dumps(key) + ":true") for key in sorted(situation_keys & read)
         }
@@ -570,7 +574,7 @@ class Engine:
         """
         frags: dict[str, str] = {}
         get = fact.get
-        check = self._check
+        known = self._frags
         for key, prefix in self._fact_keys:
             value = get(key, _MISSING)
             if value is _MISSING:
@@ -580,8 +584,19 @@ class Engine:
             elif value is False:
                 frags[key] = prefix + "false"
             else:
-                check(key, value)
-                frags[key] = prefix + encode_value(value)
+                try:
+                    at: Any = (key, value.__class__, value)  # the type too: 1 and 1.0 are written differently
+                    frag = known.get(at)
+                except TypeError:  # unhashable: FactCheck refuses it below
+                    at = frag = None
+                if frag is None:
+                    self._check(key, value)  # a fragment is remembered only once its value passed
+                    frag = prefix + encode_value(value)
+                    if at is not None:
+                        if len(known) >= FRAGMENT_LIMIT:
+                            known.clear()
+                        known[at] = frag
+                frags[key] = frag
         return frags
 
     def _retract(self, asserted: dict[_ShardEngine, list[str]], many: bool) -> bool:

@@ -97,6 +97,7 @@ class _RulePlan:
         return "".join(out)
 
 
+_MISSING: Any = object()
 #: Distinct key values one trace remembers before it starts over (a bound on memory, not on correctness).
 TRACE_LIMIT = 1024
 
@@ -229,6 +230,8 @@ class _Basis:
         for key, ident in plans.flags:
             self.stage[key] = ident in held
         self._derived: frozenset[str] | None = None
+        self._facts: dict[int, Fact | None] = {}  # per test (by id), what facts_of makes of it in this call
+        self._held: list[tuple[Test | Count, ...]] = []
 
     @property
     def derived(self) -> frozenset[str]:
@@ -246,10 +249,26 @@ class _Basis:
         return trace.get(self.stage, lambda: support(cond, self.stage, self.situations))
 
     def facts(self, tests: tuple[Test | Count, ...]) -> list[Fact]:
-        """The Facts behind these tests, stated or derived, once per path."""
-        if not tests:
-            return []
-        return facts_of(list(tests), self.given, self.effective, self.derived, self.stage)
+        """The Facts behind these tests, stated or derived, once per path (``facts_of``, each test worked out once).
+
+        Recommendations of one call share most of their tests (the phase, the trust ...), so
+        what ``facts_of`` says of one test is kept for the call; the first test of a path that
+        gives a fact gives the path's fact, as in ``facts_of``.
+        """
+        out: dict[str, Fact] = {}
+        known = self._facts
+        self._held.append(tests)  # the tests stay alive for the call, so no id is reused while it is a key
+        for test in tests:
+            path = test.path
+            if path in out:
+                continue
+            found = known.get(id(test), _MISSING)
+            if found is _MISSING:
+                made = facts_of([test], self.given, self.effective, self.derived, self.stage)
+                found = known[id(test)] = made[0] if made else None
+            if found is not None:
+                out[path] = found
+        return list(out.values())
 
     def of(self, plan: _RulePlan) -> list[Fact]:
         """The facts a recommended rule rests on: what made its ``when`` hold and what rules its never-when out."""

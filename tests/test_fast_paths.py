@@ -179,3 +179,23 @@ def test_threads_switching_between_any_two_durable_rules_calls_get_the_sequentia
     for shard in engine.shards:
         for sid in engine._sessions:
             assert json.loads(drl.get_facts(shard.handle, sid)) == []
+
+
+def test_remembered_fragments_never_let_a_value_past_its_check() -> None:
+    """The engine remembers the JSON of values it checked; a value changed past validation is still refused."""
+    good = NegotiationState(phase="bargaining", alternatives=2)
+    advise(good, questions=0)
+    for bad in ({"alternatives": "2"}, {"alternatives": 2.0}, {"phase": "bargain"}, {"alternatives": [2]}):
+        for _ in range(2):  # refused again: a refused value is never remembered
+            with pytest.raises(StateError):
+                advise(good.model_copy(update=bad), questions=0)
+    assert advise(good, questions=0) == advise(NegotiationState(phase="bargaining", alternatives=2), questions=0)
+
+
+def test_remembered_fragments_stay_bounded() -> None:
+    from negotiation_rules._engine import FRAGMENT_LIMIT
+
+    engine = engine_for(builtin_ruleset())
+    for n in range(FRAGMENT_LIMIT + 50):
+        engine.encode({"alternatives": n})
+    assert len(engine._frags) <= FRAGMENT_LIMIT
