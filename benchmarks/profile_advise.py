@@ -45,6 +45,7 @@ class _Recorder:
     """Stands in for ``durable_rules_engine`` in the engine module and records every call made through it."""
 
     def __init__(self) -> None:
+        """Nothing recorded yet."""
         self.calls: list[Call] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -54,6 +55,7 @@ class _Recorder:
             return real
 
         def record(*args: Any) -> Any:
+            """Note the call, then make it."""
             self.calls.append((real, args))
             return real(*args)
 
@@ -106,6 +108,7 @@ def throughput(
     barrier = threading.Barrier(threads + 1)
 
     def work(offset: int) -> None:
+        """One thread's share of the calls, started together with the others."""
         barrier.wait()
         for i in range(share):
             call(sts[(offset + i) % len(sts)], questions=0)

@@ -329,6 +329,7 @@ def _in_processes(
     done = 0
 
     def take(outcome: Outcome) -> None:
+        """File one chunk's outcome: its advice, or its first invalid state; report progress."""
         nonlocal done
         kind, where, value = outcome
         if kind == "error":

@@ -114,6 +114,7 @@ class _Trace:
     __slots__ = ("keys", "memo")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
+        """An empty memo for a condition that reads ``keys`` (see ``reads``)."""
         self.keys = keys
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
