@@ -359,13 +359,23 @@ def _in_processes(
             deadline = time.monotonic() + 1.0
             while not futures[0].running() and not futures[0].done() and time.monotonic() < deadline:
                 time.sleep(0.001)  # let the pool hand out its first chunks before this process takes any
+            collected: set[Future[Outcome]] = set()
+
+            def collect(future: Future[Outcome]) -> None:
+                """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
+                collected.add(future)
+                kind, where, value = future.result()
+                take((kind, where, pickle.loads(value)) if kind == "ok" else (kind, where, value))
+
             for start, future in zip(reversed(starts), reversed(futures), strict=True):
                 if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
                     break
                 take(_score(start, items[start : start + size], rules, policy, limit))
-            for future in as_completed([f for f in futures if not f.cancelled()]):
-                kind, where, value = future.result()
-                take((kind, where, pickle.loads(value)) if kind == "ok" else (kind, where, value))
+                for finished in futures:  # between chunks, what the workers finished: no unpickling left for the end
+                    if finished not in collected and finished.done() and not finished.cancelled():
+                        collect(finished)
+            for future in as_completed([f for f in futures if not f.cancelled() and f not in collected]):
+                collect(future)
     except BrokenProcessPool as exc:
         for future in futures:
             future.cancel()
