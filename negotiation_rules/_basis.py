@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._advice import Fact
+from ._advice import Fact, trusted
 from ._conditions import Condition, Count, Test, evaluate, possibly
 from ._fields import state_fields, value_at
 from ._history import TREND_PREFIX
@@ -112,17 +112,17 @@ def facts_of(
         if isinstance(test, Count):
             # a count over a list the user gave (history, issues): the number of items that matched
             if was_given(given, path):
-                out[path] = Fact(path=path, value=fact.get(test.key, 0), stated=True)
+                out[path] = trusted(Fact, {"path": path, "value": fact.get(test.key, 0), "stated": True})
         elif path.startswith(TREND_PREFIX):
-            out[path] = Fact(path=path, value=bool(fact.get(test.key)), stated=False)
+            out[path] = trusted(Fact, {"path": path, "value": bool(fact.get(test.key)), "stated": False})
         else:
             value = value_at(effective, path)
             if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
                 continue  # never a basis: an unknown
             if path in derived or value_at(given, path) != value:
-                out[path] = Fact(path=path, value=value, stated=False)
+                out[path] = trusted(Fact, {"path": path, "value": value, "stated": False})
             elif was_given(given, path):
-                out[path] = Fact(path=path, value=value, stated=True)
+                out[path] = trusted(Fact, {"path": path, "value": value, "stated": True})
             # else: a default the user did not set (deadlock false, the preparation phase): not a basis
     return list(out.values())
 

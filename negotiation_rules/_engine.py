@@ -2,10 +2,14 @@
 
 We talk to durable-rules' C core (``durable_rules_engine``) directly instead of through its
 global ``Host``: each compiled ruleset owns its engine handles, every evaluation runs in a
-session (``sid``) that no other evaluation uses at the same time, its facts are retracted in
-``finally``, and a lock per handle serialises calls into the C core (which is not
-thread-safe). Nothing is registered globally, so a failing or concurrent call cannot leave
-state behind for the next one.
+session (``sid``) that no other evaluation uses at the same time, and its facts are retracted
+in ``finally``. The C core is not thread-safe, but none of its functions releases the GIL
+(the extension never calls ``PyEval_SaveThread``, and we register none of the callbacks
+through which it would run Python code), so each call is atomic for Python threads; what a
+sequence of calls shares (the facts, the started action) belongs to the session, which one
+caller holds at a time. A lock per shard therefore bought nothing but contention (4 threads
+lost throughput against 1) and is gone. Nothing is registered globally, so a failing or
+concurrent call cannot leave state behind for the next one.
 
 Sessions are reused from a pool rather than deleted: durable-rules' ``delete_state``
 corrupts the heap once a ruleset has a few dozen rules and a second ruleset exists in the
@@ -55,7 +59,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import durable_rules_engine as _drl
 
@@ -85,6 +89,8 @@ _DRAIN_LIMIT = 100_000
 #: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
 _RECONCILE_EVERY = 0.05
 _live_handles: set[int] = set()
+#: Encoded fact values an engine remembers before it starts over.
+FRAGMENT_LIMIT = 4096
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
 
@@ -127,6 +133,25 @@ def _verdict(name: str) -> tuple[int, str]:
     return {"s": 0, "r": 1, "p": 3}.get(kind, 2), ident.rpartition("#")[0]
 
 
+_T = TypeVar("_T")
+#: What one evaluation found so far: situations, matched rules, blocked rules, doubtful rules.
+_Found = tuple[set[str], set[str], set[str], set[str]]
+
+
+def _firing(found: _Found) -> Firing:
+    """The Firing of what one evaluation found."""
+    return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
+
+
+def _stage_text(head: str, keys: Sequence[str], frags: Mapping[str, str]) -> str:
+    """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads."""
+    try:
+        body = ",".join([frags[k] for k in keys])
+    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
+        body = ",".join([frags[k] for k in keys if k in frags])
+    return f"{head},{body}}}" if body else head + "}"
+
+
 def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
     """Whether the stage values meet a shard guard (an unhashable value is let through)."""
     for key, allowed in guard:
@@ -139,14 +164,18 @@ def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
 
 
 class _ShardEngine:
-    """One durable-rules ruleset (a shard) and the lock that serialises calls into it."""
+    """One durable-rules ruleset (a shard): its handle, the keys its rules read and its guard.
+
+    No lock: durable-rules' C functions never release the GIL, so each call into a shard is
+    atomic for Python threads, and all that a sequence of calls shares (the action context,
+    the facts) belongs to one session, which the pool leases to one caller at a time.
+    """
 
     def __init__(self, shard: Shard) -> None:
         self.levels = shard.levels
         self.keys = shard.keys
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
-        self.lock = threading.Lock()
         definition = shard.definition()
         definition[_INIT_RULE] = {"all": [{"m": {"t": _INIT_RULE}}]}
         self.handle: int = _drl.create_ruleset(f"negotiation_rules_{next(_names)}", json.dumps(definition))
@@ -465,6 +494,8 @@ class Engine:
         #: The keys of a fact the rules can read, each with its JSON prefix, in a fixed order.
         self._fact_keys = tuple((key, json.dumps(key) + ":") for key in sorted(read - situation_keys))
         self._check = FactCheck(self.compiled.counts)
+        #: (key, type, value) -> its checked JSON fragment: most values (a phase, a level) recur call after call.
+        self._frags: dict[tuple[str, type, Any], str] = {}
         self._situation_frags = {
             key: (json.dumps(key) + ":false", json.dumps(key) + ":true") for key in sorted(situation_keys & read)
         }
@@ -497,29 +528,26 @@ class Engine:
     def _init_session(self, sid: str) -> bool:
         """Open a new session in every shard; False when durable-rules refuses (it is then never used)."""
         for engine in self.shards:
-            with engine.lock:
-                try:
-                    engine.init_session(sid)
-                except _drl.error:
-                    return False
+            try:
+                engine.init_session(sid)
+            except _drl.error:
+                return False
         return True
 
     def _scrub(self, sid: str) -> bool:
         """Empty one session in every shard; False when a shard cannot prove it empty."""
         for engine in self.shards:
-            with engine.lock:
-                try:
-                    if not engine.scrub(sid):
-                        return False
-                except _drl.error:
+            try:
+                if not engine.scrub(sid):
                     return False
+            except _drl.error:
+                return False
         self._stage_texts.pop(sid, None)
         self._batch_texts.pop(sid, None)
         return True
 
     def _after_fork(self) -> None:
-        for engine in self.shards:
-            engine.lock = threading.Lock()
+        """In a forked child: fresh locks (another thread may have held one at the fork)."""
         self._cache._lock = threading.Lock()
         self._pool.reset_after_fork()
 
@@ -555,7 +583,7 @@ class Engine:
         """
         frags: dict[str, str] = {}
         get = fact.get
-        check = self._check
+        known = self._frags
         for key, prefix in self._fact_keys:
             value = get(key, _MISSING)
             if value is _MISSING:
@@ -565,22 +593,35 @@ class Engine:
             elif value is False:
                 frags[key] = prefix + "false"
             else:
-                check(key, value)
-                frags[key] = prefix + encode_value(value)
+                try:
+                    at: Any = (key, value.__class__, value)  # the type too: 1 and 1.0 are written differently
+                    frag = known.get(at)
+                except TypeError:  # unhashable: FactCheck refuses it below
+                    at = frag = None
+                if frag is None:
+                    self._check(key, value)  # a fragment is remembered only once its value passed
+                    frag = prefix + encode_value(value)
+                    if at is not None:
+                        if len(known) >= FRAGMENT_LIMIT:
+                            known.clear()
+                        known[at] = frag
+                frags[key] = frag
         return frags
 
-    def _retract(self, asserted: list[tuple[_ShardEngine, str]], many: bool) -> bool:
-        """Retract what a call asserted; False when durable-rules refused (the session is then scrubbed)."""
+    def _retract(self, asserted: dict[_ShardEngine, list[str]], many: bool) -> bool:
+        """Retract what a call asserted, one call per shard; False when durable-rules refused (then scrubbed).
+
+        Each text is one retraction (``{"sid", "id"}``), or with ``many`` several joined by commas.
+        """
         clean = True
-        for engine, text in asserted:
-            with engine.lock:
-                try:
-                    if many:
-                        engine.retract_many(text)
-                    else:
-                        engine.retract(text)
-                except _drl.error:
-                    clean = False
+        for engine, texts in asserted.items():
+            try:
+                if len(texts) == 1 and not many:
+                    engine.retract(texts[0])
+                else:
+                    engine.retract_many("[" + ",".join(texts) + "]")
+            except _drl.error:
+                clean = False
         return clean
 
     def evaluate(self, fact: dict[str, Any]) -> Firing:
@@ -630,55 +671,83 @@ class Engine:
             self._stage_texts[sid] = texts
         return texts
 
-    def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
+    def _leased(self, stages: Callable[[str], tuple[_T, dict[_ShardEngine, list[str]]]], many: bool) -> _T:
+        """Run ``stages(sid)`` in a session leased from the pool, retract what it asserted, give the session back.
+
+        The session goes back idle only when the stages ended normally and every retraction
+        succeeded; otherwise (an error, an interrupt between two calls) it is dirty and scrubbed
+        before anyone uses it again.
+        """
         lease = self._pool.acquire(SESSION_WAIT_SECONDS)
         clean = False
         try:
-            firing, asserted = self._stages(lease.sid, fact, frags)
-            clean = self._retract(asserted, many=False)
+            result, asserted = stages(lease.sid)
+            clean = self._retract(asserted, many)
         finally:
             self._pool.release(lease, clean)
-        return firing
+        return result
+
+    def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
+        """One fact's stages in a leased session."""
+        return self._leased(lambda sid: self._stages(sid, fact, frags), many=False)
+
+    def _prepare(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Set every situation to false in the fragments; the stage values the shard guards read (if any)."""
+        for part in frags:
+            part.update(self._situations_false)
+        if not self._guarded:
+            return []
+        values = []
+        for fact in facts:
+            stage = dict(fact)
+            stage.update(self._situation_values)
+            values.append(stage)
+        return values
+
+    def _conclude(self, news: list[str], frags: dict[str, str], values: dict[str, Any] | None) -> None:
+        """Situations concluded at the last stage become true in the next stage's fragments and guard values."""
+        for name in news:
+            key = self._situation_keys[name]
+            if values is not None:
+                values[key] = True
+            if key in self._situation_frags:
+                frags[key] = self._situation_frags[key][1]
+        news.clear()
+
+    def _decode(self, names: Sequence[str], found: _Found, news: list[str]) -> None:
+        """File fired engine rules under situations, matches, blocks or doubts; new situations go to ``news``."""
+        verdicts = self._verdicts
+        for name in names:
+            kind, ident = verdicts.get(name) or _verdict(name)
+            if kind == 0 and ident not in found[0]:
+                news.append(ident)
+            found[kind].add(ident)
 
     def _stages(
         self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]
-    ) -> tuple[Firing, list[tuple[_ShardEngine, str]]]:
-        """Run every stage in session ``sid``; what was asserted is returned for the caller to retract."""
-        found: tuple[set[str], set[str], set[str], set[str]] = (set(), set(), set(), set())  # s, r, u, p
-        situations = found[0]
-        asserted: list[tuple[_ShardEngine, str]] = []
-        frags.update(self._situations_false)
-        values: dict[str, Any] = {}
-        if self._guarded:
-            values = dict(fact)
-            values.update(self._situation_values)
-        new: list[str] = []
+    ) -> tuple[Firing, dict[_ShardEngine, list[str]]]:
+        """Run every stage in session ``sid``; what was asserted (per shard) is returned for the caller to retract."""
+        found: _Found = (set(), set(), set(), set())
+        asserted: dict[_ShardEngine, list[str]] = {}
+        guarded = self._prepare((fact,), [frags])
+        values = guarded[0] if guarded else None
+        news: list[str] = []
         try:
             for level, (head, retraction) in enumerate(self._texts(sid)):
-                for name in new:
-                    key = self._situation_keys[name]
-                    values[key] = True
-                    if key in self._situation_frags:
-                        frags[key] = self._situation_frags[key][1]
+                self._conclude(news, frags, values)
                 derived: list[str] = []
-                for engine in self._select(level, values):
-                    try:
-                        body = ",".join([frags[k] for k in engine.keys])
-                    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
-                        body = ",".join([frags[k] for k in engine.keys if k in frags])
-                    text = f"{head},{body}}}" if body else head + "}"
-                    with engine.lock:
-                        asserted.append((engine, retraction))
-                        derived.extend(engine.run(text))
-                new = []
-                for name in derived:
-                    kind, ident = self._verdicts.get(name) or _verdict(name)
-                    if kind == 0 and ident not in situations:
-                        new.append(ident)
-                    found[kind].add(ident)
+                for engine in self._select(level, values) if values is not None else self._always(level):
+                    asserted.setdefault(engine, []).append(retraction)  # before the call: an interrupt may follow it
+                    derived.extend(engine.run(_stage_text(head, engine.keys, frags)))
+                self._decode(derived, found, news)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return Firing(frozenset(situations), frozenset(found[1]), frozenset(found[2]), frozenset(found[3])), asserted
+        return _firing(found), asserted
+
+    def _always(self, level: int) -> tuple[_ShardEngine, ...]:
+        """The shards of one stage when no shard has a guard: all of them."""
+        plan = self._plans.get(level)
+        return plan.always if plan is not None else ()
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -725,75 +794,40 @@ class Engine:
         return texts
 
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
-        lease = self._pool.acquire(SESSION_WAIT_SECONDS)
-        clean = False
-        try:
-            firings, asserted = self._stages_many(lease.sid, facts, frags)
-            clean = self._retract(asserted, many=True)
-        finally:
-            self._pool.release(lease, clean)
-        return firings
+        """Up to ``BATCH_CHUNK`` facts' stages together in one leased session."""
+        return self._leased(lambda sid: self._stages_many(sid, facts, frags), many=True)
 
     def _stages_many(
         self, sid: str, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]
-    ) -> tuple[list[Firing], list[tuple[_ShardEngine, str]]]:
-        """``_stages`` for up to ``BATCH_CHUNK`` facts at once."""
+    ) -> tuple[list[Firing], dict[_ShardEngine, list[str]]]:
+        """``_stages`` for up to ``BATCH_CHUNK`` facts at once (fact id ``<k>s<stage>`` says whose a message is)."""
         count = len(facts)
-        found: list[tuple[set[str], set[str], set[str], set[str]]] = [
-            (set(), set(), set(), set()) for _ in range(count)
-        ]
+        found: list[_Found] = [(set(), set(), set(), set()) for _ in range(count)]
         news: list[list[str]] = [[] for _ in range(count)]
-        values: list[dict[str, Any]] = []
-        for part in frags:
-            part.update(self._situations_false)
-        if self._guarded:
-            for fact in facts:
-                values.append(dict(fact))
-                values[-1].update(self._situation_values)
-        asserted: list[tuple[_ShardEngine, str]] = []
+        values = self._prepare(facts, frags)
+        asserted: dict[_ShardEngine, list[str]] = {}
         try:
             for level, texts in enumerate(self._batch(sid)):
                 for k in range(count):
-                    for name in news[k]:
-                        key = self._situation_keys[name]
-                        if values:
-                            values[k][key] = True
-                        if key in self._situation_frags:
-                            frags[k][key] = self._situation_frags[key][1]
-                    news[k] = []
+                    self._conclude(news[k], frags[k], values[k] if values else None)
                 asks: dict[_ShardEngine, list[int]] = {}
                 if values:
                     for k in range(count):
                         for engine in self._select(level, values[k]):
                             asks.setdefault(engine, []).append(k)
                 else:
-                    plan = self._plans.get(level)
                     everyone = list(range(count))
-                    asks = {engine: everyone for engine in (plan.always if plan else ())}
+                    asks = dict.fromkeys(self._always(level), everyone)
                 for engine, ks in asks.items():
-                    stage_texts = []
-                    for k in ks:
-                        part = frags[k]
-                        try:
-                            body = ",".join([part[key] for key in engine.keys])
-                        except KeyError:
-                            body = ",".join([part[key] for key in engine.keys if key in part])
-                        stage_texts.append(f"{texts[k][0]},{body}}}" if body else texts[k][0] + "}")
-                    retraction = "[" + ",".join([texts[k][1] for k in ks]) + "]"
-                    with engine.lock:
-                        asserted.append((engine, retraction))
-                        messages = engine.run_many("[" + ",".join(stage_texts) + "]")
-                    for message in messages:
-                        name = message[2 : message.index('"', 2)]
+                    stage_texts = [_stage_text(texts[k][0], engine.keys, frags[k]) for k in ks]
+                    asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
+                    for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
                         at = message.index(',"id":"') + 7
                         k = int(message[at : message.index("s", at)])
-                        kind, ident = self._verdicts.get(name) or _verdict(name)
-                        if kind == 0 and ident not in found[k][0]:
-                            news[k].append(ident)
-                        found[k][kind].add(ident)
+                        self._decode((message[2 : message.index('"', 2)],), found[k], news[k])
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return [Firing(frozenset(s), frozenset(m), frozenset(b), frozenset(p)) for s, m, b, p in found], asserted
+        return [_firing(f) for f in found], asserted
 
     # -- the result cache ------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from ._fields import SITUATION_PREFIX
 from ._firing import Firing
 from ._pipeline import PlaybookArg, RulesetArg, facts_for, fire
 from ._playbook import resolve_playbook
-from ._ranking import fit_factor, rank
+from ._ranking import fit_factor, rank, score
 from ._render import explanation_blocks, show, to_text
 from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
 from ._state import NegotiationState, parse_state
@@ -261,7 +261,7 @@ def _explain_rule(
         unless_reason=rule.unless_reason,
         weight=rule.weight,
         specificity=spec,
-        score=round(rule.weight * multiplier * fit_factor(spec), 4) if matched else None,
+        score=score(rule.weight, multiplier, fit_factor(spec)) if matched else None,
         because=because,
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test, negate
 from ._fields import state_fields, value_at
-from ._history import TRENDS
+from ._history import TRENDS, summary
 from ._state import NegotiationState
 
 
@@ -22,7 +22,8 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     - an issue with ``our_limit`` means our bottom line is set (``bottom_line_set`` unknown -> true).
     """
     counterpart = state.counterpart
-    claims = sum(1 for e in state.history if e.kind == "authority_claimed" and e.by == "them")
+    read = summary(state.history) if state.history else None  # one pass over the history
+    claims = read.claims if read is not None else 0
     cp_update: dict[str, Any] = {}
     if claims > counterpart.authority_claims:
         cp_update["authority_claims"] = claims
@@ -31,10 +32,8 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     update: dict[str, Any] = {}
     if cp_update:
         update["counterpart"] = counterpart.model_copy(update=cp_update)
-    if state.history and not state.deadlock:
-        last = next((e.kind for e in reversed(state.history) if e.kind in ("deadlock", "agreement")), None)
-        if last == "deadlock":
-            update["deadlock"] = True
+    if read is not None and not state.deadlock and read.outcome == "deadlock":
+        update["deadlock"] = True
     if state.bottom_line_set is None and any(issue.our_limit is not None for issue in state.issues):
         update["bottom_line_set"] = True
     return state.model_copy(update=update) if update else state

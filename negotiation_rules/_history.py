@@ -49,20 +49,58 @@ TRENDS: dict[str, Trend] = {
 }
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What one pass over a history finds: the counts and order facts the rest of the library derives from it."""
+
+    claims: int  # authority_claimed events by them
+    outcome: str | None  # the kind of the latest deadlock or agreement event, if any
+    trends: dict[str, bool]  # name -> holds, for every trend in TRENDS
+
+
+_OUTCOMES = frozenset(("deadlock", "agreement"))
+
+
+def summary(history: Sequence[Event]) -> Summary:
+    """Read a history once (oldest event first): the authority claims, the latest outcome and the trends."""
+    claims = 0
+    outcome: str | None = None
+    since = 0  # our concessions since their last one
+    ours: list[Event] = []  # our latest two concessions
+    theirs: list[float | None] = []  # the values of their latest three concessions
+    for event in history:
+        kind = event.kind
+        if kind == "concession":
+            if event.by == "us":
+                since += 1
+                ours = [ours[-1], event] if ours else [event]
+            else:
+                since = 0
+                theirs = [*theirs[-2:], event.value]
+        elif kind == "authority_claimed":
+            if event.by == "them":
+                claims += 1
+        elif kind in _OUTCOMES:
+            outcome = kind
+    not_shrinking = False
+    if len(ours) == 2:
+        a, b = ours[0].value, ours[1].value
+        not_shrinking = a is not None and b is not None and b >= a
+    shrinking = False
+    if len(theirs) == 3:
+        x, y, z = theirs
+        shrinking = x is not None and y is not None and z is not None and x > y > z
+    return Summary(
+        claims,
+        outcome,
+        {
+            "concessions_unanswered": since >= 2,
+            "our_concessions_not_shrinking": not_shrinking,
+            "their_concessions_shrinking": shrinking,
+        },
+    )
+
+
 def trends(history: Sequence[Event]) -> dict[str, bool]:
     """Which trends hold for this history (oldest event first)."""
-    ours = [e for e in history if e.kind == "concession" and e.by == "us"]
-    theirs = [e for e in history if e.kind == "concession" and e.by == "them"]
-    last_theirs = max((i for i, e in enumerate(history) if e.kind == "concession" and e.by == "them"), default=-1)
-    since = sum(1 for e in history[last_theirs + 1 :] if e.kind == "concession" and e.by == "us")
-    a, b = (ours[-2], ours[-1]) if len(ours) >= 2 else (None, None)
-    not_shrinking = bool(a and b and a.value is not None and b.value is not None and b.value >= a.value)
-    values = [e.value for e in theirs[-3:]]
-    shrinking = (
-        len(values) == 3 and all(v is not None for v in values) and values[0] > values[1] > values[2]  # type: ignore[operator]
-    )
-    return {
-        "concessions_unanswered": since >= 2,
-        "our_concessions_not_shrinking": not_shrinking,
-        "their_concessions_shrinking": shrinking,
-    }
+    return summary(history).trends

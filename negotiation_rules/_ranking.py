@@ -27,18 +27,16 @@ ruleset (``_plan``), and Recommendation objects are only built for the ``top`` t
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel
-
-from ._advice import Advice, Fact, Recommendation, SetAside, Source
+from ._advice import Advice, Fact, Recommendation, SetAside, Source, trusted
 from ._basis import facts_of, support, unknown_fields
-from ._conditions import Condition, negate
+from ._conditions import Condition, Count, Test, leaves, negate
 from ._derived import derived
 from ._facts import derived_paths
-from ._fields import value_at
+from ._fields import SITUATION_PREFIX, value_at
 from ._firing import Firing
 from ._playbook import Playbook
 from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
@@ -51,29 +49,20 @@ def fit_factor(specificity: int) -> float:
     return 0.6 + 0.4 * specificity / (specificity + 2)
 
 
+def score(weight: float, multiplier: float, fit: float) -> float:
+    """The score formula above (the only place it is written): weight * playbook multiplier * fit, rounded."""
+    return round(weight * multiplier * fit, 4)
+
+
 def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float:
-    """The score formula above, for one rule."""
+    """The score of one rule under a playbook (or none)."""
     multiplier = playbook.multiplier(rule.tactic) if playbook else 1.0
-    return round(rule.weight * multiplier * fit_factor(ruleset.specificity(rule)), 4)
+    return score(rule.weight, multiplier, fit_factor(ruleset.specificity(rule)))
 
 
 def fill(text: str, state: NegotiationState) -> str:
     """Fill ``{path}`` placeholders with this state's values in plain words (paths were checked at load time)."""
     return PLACEHOLDER_RE.sub(lambda m: label(m.group(1), value_at(state, m.group(1))), text)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def trusted(model: type[M], fields: dict[str, Any], fields_set: set[str] | None = None) -> M:
-    """``model.model_construct(**fields)``: output valid by construction is not validated again.
-
-    Ranking builds its Recommendations from rules validated at load time, so validating them
-    again on every call only costs time (it was the largest part of ranking). ``fields`` names
-    every field; ``fields_set`` (default: all of them) is what ``model_fields_set`` reports
-    (tests/test_batch.py checks the result equals the validated model).
-    """
-    return model.model_construct(set(fields) if fields_set is None else fields_set, **fields)
 
 
 @dataclass(frozen=True)
@@ -90,6 +79,11 @@ class _RulePlan:
     paths: tuple[str, ...]  # the placeholders' state paths
     getters: tuple[operator.attrgetter[Any], ...]  # ... and their getters
     fields: dict[str, Any]  # a Recommendation's fields that do not depend on the state, in field order
+    ruled_out: Condition | None  # the never-when negated (what rules it out), once
+    when: _Trace  # the support of ``when``, remembered per value of the keys it reads
+    unless: _Trace  # the same for ``unless`` ...
+    not_unless: _Trace  # ... for what rules the never-when out ...
+    unknown: _Trace  # ... and for the unknown fields that could still make the never-when hold
 
     def fill(self, state: NegotiationState) -> str:
         """``fill(rule.rationale, state)``, with the placeholders found once."""
@@ -102,13 +96,79 @@ class _RulePlan:
         return "".join(out)
 
 
+_MISSING: Any = object()
+#: Distinct key values one trace remembers before it starts over (a bound on memory, not on correctness).
+TRACE_LIMIT = 1024
+
+
+class _Trace:
+    """What ``support`` (or ``unknown_fields``) gives for one condition, remembered per value of the keys it reads.
+
+    Both read nothing of the stage fact but the keys of the condition's tests, followed into
+    the situations it names (``reads``), and compare them with the rule format's operators,
+    which tell a bool from a number: so the values and their types decide the answer, and a
+    rule that reads three keys has few distinct answers even over thousands of distinct states.
+    """
+
+    __slots__ = ("keys", "memo")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        """An empty memo for a condition that reads ``keys`` (see ``reads``)."""
+        self.keys = keys
+        self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def get(self, stage: Mapping[str, Any], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
+        """The remembered answer for these values of the keys, else ``compute()`` (then remembered)."""
+        values = tuple([stage.get(key) for key in self.keys])
+        try:
+            found = self.memo.get(at := (*values, *map(type, values)))
+        except TypeError:  # an unhashable value (a state changed past validation): no memo
+            return tuple(compute())
+        if found is None:
+            found = tuple(compute())
+            if len(self.memo) >= TRACE_LIMIT:
+                self.memo.clear()
+            self.memo[at] = found
+        return found
+
+
+def reads(cond: Condition | None, situations: Mapping[str, Condition]) -> tuple[str, ...]:
+    """The stage keys a condition reads, situations followed (their own key, then what they rest on)."""
+    out: dict[str, None] = {}
+    todo = [cond]
+    seen: set[str] = set()
+    while todo:
+        for leaf in leaves(todo.pop()):
+            out[leaf.key] = None
+            if isinstance(leaf, Test) and leaf.path.startswith(SITUATION_PREFIX):
+                name = leaf.path[len(SITUATION_PREFIX) :]
+                if name not in seen and name in situations:
+                    seen.add(name)
+                    todo.append(situations[name])
+    return tuple(out)
+
+
+class _Plans(NamedTuple):
+    """A ruleset's ranking plans: per rule id, and the situations' conditions (for the basis)."""
+
+    rules: dict[str, _RulePlan]
+    situations: dict[str, Condition]
+    flags: tuple[tuple[str, str], ...]  # (stage key, situation id) of every situation
+
+
 def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
-    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives; see _derived.py)."""
-    return derived(ruleset, _plans)
+    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives)."""
+    return _plans_of(ruleset).rules
 
 
-def _plans(ruleset: Ruleset) -> dict[str, _RulePlan]:
-    """Per rule id, what ranking needs of the rule that does not depend on the state."""
+def _plans_of(ruleset: Ruleset) -> _Plans:
+    """The ranking plans of a ruleset (built on first use, kept as long as the ruleset lives; see _derived.py)."""
+    return derived(ruleset, _build_plans)
+
+
+def _build_plans(ruleset: Ruleset) -> _Plans:
+    """What ranking needs of each rule that does not depend on the state, and the situations' conditions."""
+    situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
     plans = {}
     for rule in ruleset.rules:
         spec = ruleset.specificity(rule)
@@ -118,7 +178,7 @@ def _plans(ruleset: Ruleset) -> dict[str, _RulePlan]:
             rule=rule,
             family=rule.family,
             fit=fit,
-            score=round(rule.weight * fit, 4),
+            score=score(rule.weight, 1.0, fit),
             sources=tuple(
                 Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
                 for s in rule.sources
@@ -128,8 +188,14 @@ def _plans(ruleset: Ruleset) -> dict[str, _RulePlan]:
             paths=paths,
             getters=tuple(operator.attrgetter(p) for p in paths),
             fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
+            ruled_out=None if rule.unless is None else negate(rule.unless),
+            when=_Trace(reads(rule.when, situations)),
+            unless=_Trace(reads(rule.unless, situations)),
+            not_unless=_Trace(reads(rule.unless, situations)),
+            unknown=_Trace(reads(rule.unless, situations)),
         )
-    return plans
+    flags = tuple((Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key, s.id) for s in ruleset.situations)
+    return _Plans(plans, situations, flags)
 
 
 def _best_first(candidate: tuple[float, str, _RulePlan]) -> tuple[float, int, str]:
@@ -147,7 +213,7 @@ class _Basis:
 
     def __init__(
         self,
-        ruleset: Ruleset,
+        plans: _Plans,
         given: NegotiationState,
         effective: NegotiationState,
         fact: Mapping[str, Any],
@@ -155,31 +221,65 @@ class _Basis:
     ) -> None:
         self.given = given
         self.effective = effective
-        self.situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
+        self.situations = plans.situations
         self.stage: dict[str, Any] = dict(fact)
-        for sit in ruleset.situations:
-            self.stage[f"situation__{sit.id}"] = sit.id in firing.situations
+        held = firing.situations
+        for key, ident in plans.flags:
+            self.stage[key] = ident in held
         self._derived: frozenset[str] | None = None
+        self._facts: dict[int, Fact | None] = {}  # per test (by id), what facts_of makes of it in this call
+        self._held: list[tuple[Test | Count, ...]] = []
 
     @property
     def derived(self) -> frozenset[str]:
+        """The paths whose effective value was derived (worked out on first use)."""
         if self._derived is None:
             self._derived = (
                 derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
             )
         return self._derived
 
-    def of(self, cond: Condition | None, ruled_out: Condition | None = None) -> list[Fact]:
-        """The facts ``cond`` rests on in this evaluation (and those that rule out ``ruled_out``, a never-when)."""
+    def support(self, trace: _Trace, cond: Condition | None) -> tuple[Test | Count, ...]:
+        """The tests ``cond`` rests on in this evaluation (``support``, remembered by ``trace``)."""
+        if cond is None:
+            return ()
+        return trace.get(self.stage, lambda: support(cond, self.stage, self.situations))
+
+    def facts(self, tests: tuple[Test | Count, ...]) -> list[Fact]:
+        """The Facts behind these tests, stated or derived, once per path (``facts_of``, each test worked out once).
+
+        Recommendations of one call share most of their tests (the phase, the trust ...), so
+        what ``facts_of`` says of one test is kept for the call; the first test of a path that
+        gives a fact gives the path's fact, as in ``facts_of``.
+        """
+        out: dict[str, Fact] = {}
+        known = self._facts
+        self._held.append(tests)  # the tests stay alive for the call, so no id is reused while it is a key
+        for test in tests:
+            path = test.path
+            if path in out:
+                continue
+            found = known.get(id(test), _MISSING)
+            if found is _MISSING:
+                made = facts_of([test], self.given, self.effective, self.derived, self.stage)
+                found = known[id(test)] = made[0] if made else None
+            if found is not None:
+                out[path] = found
+        return list(out.values())
+
+    def of(self, plan: _RulePlan) -> list[Fact]:
+        """The facts a recommended rule rests on: what made its ``when`` hold and what rules its never-when out."""
+        tests = self.support(plan.when, plan.rule.when)
+        if plan.ruled_out is not None:
+            tests += self.support(plan.not_unless, plan.ruled_out)
+        return self.facts(tests)
+
+    def unknown(self, plan: _RulePlan) -> list[str]:
+        """The unknown fields that could still make the rule's never-when hold."""
+        cond = plan.rule.unless
         if cond is None:
             return []
-        tests = support(cond, self.stage, self.situations)
-        if ruled_out is not None:
-            tests += support(negate(ruled_out), self.stage, self.situations)
-        return facts_of(tests, self.given, self.effective, self.derived, self.stage)
-
-    def unknown(self, cond: Condition) -> list[str]:
-        return unknown_fields(cond, self.stage, self.situations)
+        return list(plan.unknown.get(self.stage, lambda: unknown_fields(cond, self.stage, self.situations)))
 
 
 class _Verdict:
@@ -206,9 +306,8 @@ def _verdicts(ruleset: Ruleset, firing: Firing, playbook: Playbook | None) -> li
         if plan is None:
             continue
         rule = plan.rule
-        # the same arithmetic as rule_score(): weight * multiplier * fit, rounded
-        score = plan.score if playbook is None else round(rule.weight * playbook.multiplier(rule.tactic) * plan.fit, 4)
-        by_tactic.setdefault(rule.tactic, []).append((score, rule_id, plan))
+        points = plan.score if playbook is None else score(rule.weight, playbook.multiplier(rule.tactic), plan.fit)
+        by_tactic.setdefault(rule.tactic, []).append((points, rule_id, plan))
     out = []
     for tactic in sorted(by_tactic):
         candidates = by_tactic[tactic]
@@ -267,7 +366,8 @@ def rank(
         from ._facts import build_fact
 
         fact = build_fact(state, ruleset.compiled().counts)
-    basis = _Basis(ruleset, given if given is not None else state, state, fact, firing)
+    plans = _plans_of(ruleset)
+    basis = _Basis(plans, given if given is not None else state, state, fact, firing)
     verdicts = _verdicts(ruleset, firing, playbook)
     set_aside: list[SetAside] = []
     for verdict in verdicts:
@@ -275,16 +375,20 @@ def rank(
             continue
         rule = verdict.rule
         if verdict.by == "rule" and rule is not None:
-            reason, facts = rule.unless_reason, basis.of(rule.unless)
+            plan = plans.rules[rule.id]
+            reason, facts = rule.unless_reason, basis.facts(basis.support(plan.unless, rule.unless))
         elif verdict.by == "unknown" and rule is not None and rule.unless is not None:
-            reason, facts = unknown_reason(rule, basis.unknown(rule.unless)), basis.of(rule.when)
+            plan = plans.rules[rule.id]
+            reason = unknown_reason(rule, basis.unknown(plan))
+            facts = basis.facts(basis.support(plan.when, rule.when))
         else:
             assert playbook is not None
-            rule = verdict.candidates[0][2].rule
+            plan = verdict.candidates[0][2]
+            rule = plan.rule
             reason = playbook.disabled_reason(verdict.tactic) or (
                 f"score {verdict.score} is below the playbook's minimum of {playbook.min_score}"
             )
-            facts = basis.of(rule.when)
+            facts = basis.facts(basis.support(plan.when, rule.when))
         aside = {"tactic": verdict.tactic, "rule_id": rule.id, "reason": reason, "by": verdict.by, "basis": facts}
         set_aside.append(trusted(SetAside, aside))
     kept = [
@@ -294,7 +398,7 @@ def rank(
     if top is not None:
         kept = kept[:top]
     recommendations = []
-    for score, tactic, plan, others in kept:
+    for points, tactic, plan, others in kept:
         fields: dict[str, Any] = plan.fields.copy()
         fields["tactic"] = tactic
         worded = plan.rule.by_side.get(state.our_side) if plan.rule.by_side else None
@@ -302,8 +406,8 @@ def rank(
             fields["rationale"] = plan.fill(state)
         else:
             fields["move"], fields["rationale"] = worded[0], fill(worded[1], state)
-        fields["score"] = score
-        fields["basis"] = basis.of(plan.rule.when, plan.rule.unless)
+        fields["score"] = points
+        fields["basis"] = basis.of(plan)
         fields["sources"] = list(plan.sources)
         fields["cautions"] = list(plan.rule.cautions)
         fields["family"] = plan.family

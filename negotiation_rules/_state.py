@@ -187,6 +187,10 @@ def parse_state(state: object) -> NegotiationState:
     if isinstance(state, (bytes, bytearray, str)):
         if len(state) > MAX_INPUT_BYTES:
             raise StateError(f"input is larger than {MAX_INPUT_BYTES} bytes", "state")
+        try:  # valid text in one step, without building the dict first
+            return NegotiationState.model_validate_json(state)
+        except (ValueError, RecursionError):
+            pass  # invalid: the two-step path below words the error exactly as it always has
         try:
             data = json.loads(state)
         except (ValueError, RecursionError) as exc:

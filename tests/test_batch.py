@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError
 from negotiation_rules import _batch as batch_module
 from negotiation_rules import advise as advise_with_questions
+from negotiation_rules._advice import trusted
 from negotiation_rules._batch import advise_many
 from negotiation_rules._engine import engine_for, set_result_cache_size
 from negotiation_rules._examples import EXAMPLES
-from negotiation_rules._ranking import trusted
 from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules.testing.strategies import states
 
@@ -127,11 +127,13 @@ def test_an_empty_batch_is_an_empty_list() -> None:
 CALM = [s for s in EXAMPLE_STATES if not any(e.kind == "concession" for e in s.history)]
 
 
-@pytest.fixture
-def pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let small batches use worker processes, on any machine (on two cores they would stay in this process)."""
+@pytest.fixture(params=["fork", "spawn"])
+def pool(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Let small batches use worker processes, on any machine; workers forked, and spawned (the other way)."""
     monkeypatch.setattr(batch_module, "MIN_PARALLEL", 10)
     monkeypatch.setattr(batch_module, "_cores", lambda: 8)
+    if request.param == "spawn":
+        monkeypatch.setattr(batch_module, "_can_fork", lambda: False)
 
 
 @pytest.mark.usefixtures("pool")
@@ -166,7 +168,7 @@ def test_an_invalid_state_in_a_worker_is_the_same_state_error(monkeypatch: pytes
     assert info.value.path == "states[13].alternatives"
 
 
-def test_a_small_batch_or_a_two_core_machine_stays_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_batch_or_a_one_core_machine_stays_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_pool(*args: object, **kwargs: object) -> object:
         raise AssertionError("started worker processes")
 
@@ -174,8 +176,36 @@ def test_a_small_batch_or_a_two_core_machine_stays_in_this_process(monkeypatch: 
     monkeypatch.setattr(batch_module, "_cores", lambda: 8)
     assert advise_many(EXAMPLE_STATES, processes=4) == [advise(s) for s in EXAMPLE_STATES]
     monkeypatch.setattr(batch_module, "MIN_PARALLEL", 1)
-    monkeypatch.setattr(batch_module, "_cores", lambda: 2)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 1)
     assert advise_many(EXAMPLE_STATES, processes=4) == [advise(s) for s in EXAMPLE_STATES]
+
+
+def test_on_two_cores_two_processes_are_this_one_and_one_worker_both_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``processes=2`` on two cores uses both: one worker takes chunks from the front, this process from the back."""
+    monkeypatch.setattr(batch_module, "MIN_PARALLEL", 10)
+    monkeypatch.setattr(batch_module, "CHUNK", 4)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 2)
+    here: list[int] = []
+    score = batch_module._score
+
+    def counted(start: int, *args: Any) -> Any:
+        here.append(start)  # a forked worker counts in its own copy of this list
+        return score(start, *args)
+
+    monkeypatch.setattr(batch_module, "_score", counted)
+    started: list[int] = []
+    pool_class = batch_module.ProcessPoolExecutor
+
+    def one_pool(workers: int, *args: Any) -> Any:
+        started.append(workers)
+        return pool_class(workers, *args)
+
+    monkeypatch.setattr(batch_module, "ProcessPoolExecutor", one_pool)
+    batch = [s.model_dump() for s in CALM] * 20
+    assert advise_many(batch, processes=2) == [advise(s) for s in batch]
+    assert started == [1]
+    chunks = -(-len(batch) // max(4, -(-len(batch) // 16)))
+    assert 0 < len(here) < chunks and sorted(here, reverse=True) == here  # from the back, never all of them
 
 
 # -- the fast paths --------------------------------------------------------------------------------
@@ -244,3 +274,24 @@ def test_a_batch_asked_for_questions_gives_exactly_what_advise_gives() -> None:
     batch = [state for _, state in EXAMPLES.values()] + [NegotiationState(phase="bargaining")]
     assert advise_many(batch, questions=3) == [advise_with_questions(s) for s in batch]
     assert any(a.questions for a in advise_many(batch, questions=3))
+
+
+def test_advice_pickled_as_field_values_comes_back_equal_with_the_same_set_fields() -> None:
+    import pickle
+
+    from negotiation_rules._batch import dumps_advice
+
+    sent = [advise_with_questions(s) for s in EXAMPLE_STATES]  # questions, answers, set-asides, facts, sources
+    sent.append(sent[0].model_copy(update={"ruleset": "renamed"}))
+    back = pickle.loads(dumps_advice(sent))
+    assert back == sent
+    assert [a.model_dump_json() for a in back] == [a.model_dump_json() for a in sent]
+    for got, want in zip(back, sent, strict=True):
+        assert type(got) is Advice and got.model_fields_set == want.model_fields_set
+        for rec, rec_want in zip(got.recommendations, want.recommendations, strict=True):
+            assert rec.model_fields_set == rec_want.model_fields_set
+            assert all(type(f).__name__ == "Fact" for f in rec.basis)
+    partial = Recommendation.model_construct(tactic="t", move="m", rationale="r", score=1.0, rule_id="x")
+    assert pickle.loads(dumps_advice([partial]))[0].model_fields_set == partial.model_fields_set  # type: ignore[list-item]
+    reordered = trusted(SetAside, {"rule_id": "r", "tactic": "t", "reason": "why", "by": "rule", "basis": []})
+    assert pickle.loads(dumps_advice([reordered]))[0] == reordered  # type: ignore[list-item]

@@ -36,7 +36,7 @@ def test_advise_explain_and_what_if_keep_what_they_derive_in_the_one_cache() -> 
     names = derived_names(rules)
     assert "negotiation_rules._compiler.compile_ruleset" in names
     assert "negotiation_rules._engine.Engine" in names
-    assert "negotiation_rules._ranking._plans" in names
+    assert "negotiation_rules._ranking._build_plans" in names
     assert "negotiation_rules._whatif._tests_by_path" in names
     assert "negotiation_rules._explain.situations_by_id" in names
     assert engine_for(rules) is engine_for(rules)
