@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ._advisor import advise
 from ._compiled import ENGINES
-from ._errors import NegotiationRulesError, did_you_mean
+from ._errors import NegotiationRulesError, UsageError, did_you_mean
 from ._examples import EXAMPLES
 from ._render import (
     Block,
@@ -43,6 +43,7 @@ from ._render import (
     to_console,
     what_if_blocks,
 )
+from ._schemas import schemas
 from ._score import DESCRIPTION as SCORE_HELP
 from ._score import EXAMPLES as SCORE_EXAMPLES
 from ._score import add_score_options, cmd_score
@@ -63,10 +64,6 @@ PROG = "negotiation-rules"
 PIPE_WIDTH = 120
 #: How ``lint -`` names the rule text it read from stdin.
 STDIN_NAME = "<stdin>"
-
-
-class UsageError(Exception):
-    """A user mistake on the command line (bad file, bad option): one line, exit 2."""
 
 
 @dataclass
@@ -328,22 +325,6 @@ def _check_which(args: argparse.Namespace) -> None:
         return
     hint = did_you_mean(which, [*FAMILIES, *CATALOG])
     raise UsageError(f"no tactic family or tactic id '{which}'; families: {', '.join(FAMILIES)}{hint}")
-
-
-def schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schemas of the input and of every command's ``--json`` output."""
-    from ._advice import Advice
-    from ._explain import Explanation
-    from ._lint import Finding
-    from ._whatif import WhatIf
-
-    return {
-        "state": NegotiationState.model_json_schema(),
-        "advice": Advice.model_json_schema(),
-        "explanation": Explanation.model_json_schema(),
-        "what-if": WhatIf.model_json_schema(by_alias=True, mode="serialization"),
-        "finding": Finding.model_json_schema(),
-    }
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -149,6 +149,14 @@ def closest(word: object, choices: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
+class UsageError(Exception):
+    """A mistake on the command line (bad file, bad option): one line, exit 2.
+
+    Outside the library's hierarchy on purpose: only the command line (``_cli``, ``_score``)
+    raises it, and it never reaches a caller of the library.
+    """
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
     close = closest(word, choices)

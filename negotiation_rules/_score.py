@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._errors import NegotiationRulesError
+from ._errors import NegotiationRulesError, UsageError
 
 DESCRIPTION = (
     "advise every row of a Parquet file (or folder) on a Dask cluster, into a folder of Parquet parts; "
@@ -71,7 +71,6 @@ def add_score_options(p: argparse.ArgumentParser) -> None:
 
 
 def _pairs(items: list[str], what: str, value: bool) -> dict[str, Any]:
-    from ._cli import UsageError
 
     out: dict[str, Any] = {}
     for item in items:
@@ -90,8 +89,6 @@ def _pairs(items: list[str], what: str, value: bool) -> dict[str, Any]:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Run ``score`` with the command's options; prints a one-line summary (or JSON with ``--json``)."""
-    from ._cli import EXIT_OK, UsageError
-
     try:
         from . import _dask
     except ImportError as exc:
@@ -133,4 +130,4 @@ def cmd_score(args: argparse.Namespace) -> int:
             f"({summary.rows_per_second:.0f} rows/s); {summary.errors} rows with errors; "
             f"{summary.skipped} of {summary.parts} parts were already done -> {summary.output}\n"
         )
-    return EXIT_OK
+    return 0

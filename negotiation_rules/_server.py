@@ -920,7 +920,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
 
 def _schemas() -> dict[str, dict[str, Any]]:
-    from ._cli import schemas
+    from ._schemas import schemas
 
     return schemas()
 

@@ -82,3 +82,50 @@ def test_no_import_cycle_at_module_level() -> None:
     for module in modules:
         run = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True)
         assert run.returncode == 0, f"{module}: {run.stderr[-400:]}"
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports, at module level or inside functions (not for type checking)."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        package = parts[:-1]
+        name = ".".join(parts if path.name != "__init__.py" else parts[:-1])
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level and id(node) not in typing_only:
+                base = package[: len(package) - (node.level - 1)]
+                if node.module:
+                    deps.add(".".join([*base, node.module]))
+                else:
+                    deps |= {".".join([*base, a.name]) for a in node.names}
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_no_import_cycle_even_through_imports_inside_functions() -> None:
+    """The layers only import downwards: a lazy import inside a function must not hide a cycle either."""
+    graph = _graph()
+    modules = {m for m in graph if m != "negotiation_rules"}  # the facade re-exports; nothing imports it back
+
+    def reaches(start: str) -> list[str] | None:
+        todo = [(start, [start])]
+        seen = {start}
+        while todo:
+            node, trail = todo.pop()
+            for nxt in sorted(graph.get(node, set()) & modules):
+                if nxt == start:
+                    return trail
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append((nxt, [*trail, nxt]))
+        return None
+
+    assert {m: trail for m in sorted(modules) if (trail := reaches(m))} == {}

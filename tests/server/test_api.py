@@ -23,8 +23,8 @@ import httpx  # noqa: E402
 
 from negotiation_rules import Negotiation, Ruleset, StateError, advise, explain, what_if  # noqa: E402
 from negotiation_rules._catalog import CATALOG  # noqa: E402
-from negotiation_rules._cli import schemas  # noqa: E402
 from negotiation_rules._ruleset import builtin_ruleset, builtin_ruleset_dir  # noqa: E402
+from negotiation_rules._schemas import schemas  # noqa: E402
 
 STATES: list[dict[str, Any]] = [
     {"phase": "bargaining", "counterpart": {"authority": "claimed_higher", "experience": "experienced"}},
