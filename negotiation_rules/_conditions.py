@@ -12,7 +12,7 @@ over an unknown does not hold either. Saying ``field: unknown`` in a rule is par
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Union, cast
@@ -509,6 +509,27 @@ def describe(cond: Condition) -> str:
     return cond.describe()
 
 
+class ConditionErrors(RulesetError):
+    """Every mistake of one ``when``/``unless`` block (``errors``, in file order); reads as the first."""
+
+    def __init__(self, errors: Sequence[RulesetError]) -> None:
+        first = errors[0]
+        super().__init__(
+            first.what,
+            file=first.file,
+            line=first.line,
+            rule_id=first.rule_id,
+            kind=first.kind,
+            code=first.code,
+            suggestion=first.suggestion,
+        )
+        self.errors = list(errors)
+
+
+class _Reported(Exception):
+    """A part of the block failed and its mistakes are already collected: skip up to the next list."""
+
+
 class ConditionParser:
     """Parses a ``when``/``unless`` block, reporting every mistake with file, line and rule id."""
 
@@ -523,6 +544,43 @@ class ConditionParser:
         self.rule_id = rule_id
         self.situations = situations
         self.fields = fields if fields is not None else state_fields()
+        #: While ``parse_all`` runs: the mistakes found so far (parsing goes on past each one).
+        self.collected: list[RulesetError] | None = None
+
+    def parse_all(self, node: Any, line: int | None) -> Condition:
+        """``parse``, but every mistake of the block (each key, each list item): ConditionErrors if any."""
+        self.collected = []
+        try:
+            cond = self.parse(node, line)
+        except _Reported:
+            cond = None
+        except RulesetError as exc:
+            self.collected.append(exc)
+            cond = None
+        found, self.collected = self.collected, None
+        if found or cond is None:
+            raise ConditionErrors(found)
+        return cond
+
+    def _each(
+        self, parse: Callable[[Any, int | None], Condition], pairs: Iterable[tuple[Any, int | None]]
+    ) -> list[Condition]:
+        """``parse`` each (node, line); collecting, a failed one is recorded and the rest still parsed."""
+        if self.collected is None:
+            return [parse(node, ln) for node, ln in pairs]
+        out: list[Condition] = []
+        failed = False
+        for node, ln in pairs:
+            try:
+                out.append(parse(node, ln))
+            except _Reported:
+                failed = True
+            except RulesetError as exc:
+                self.collected.append(exc)
+                failed = True
+        if failed:
+            raise _Reported
+        return out
 
     def error(
         self, message: str, line: int | None, code: str = "bad-condition", suggestion: str | None = None
@@ -537,13 +595,12 @@ class ConditionParser:
             if not node:
                 raise self.error("an empty list of conditions", line)
             lines = getattr(node, "item_lines", [line] * len(node))
-            return self._join(All, [self.parse(item, ln) for item, ln in zip(node, lines, strict=True)], line)
+            return self._join(All, self._each(self.parse, zip(node, lines, strict=True)), line)
         if not isinstance(node, dict) or not node:
             raise self.error(f"a condition must be a non-empty mapping, got {_fmt_type(node)}", line)
-        parts: list[Condition] = []
-        for key, value in node.items():
-            key_line = node.line_of(key) if isinstance(node, LineDict) else line
-            parts.append(self._entry(str(key), value, key_line))
+        at = node.line_of if isinstance(node, LineDict) else (lambda _key: line)
+        keyed = [((str(key), value), at(key)) for key, value in node.items()]
+        parts = self._each(lambda kv, ln: self._entry(kv[0], kv[1], ln), keyed)
         return self._join(All, parts, line)
 
     @staticmethod
@@ -555,7 +612,7 @@ class ConditionParser:
             if not isinstance(value, list) or not value:
                 raise self.error(f"'{key}' needs a non-empty list of conditions", line)
             lines = getattr(value, "item_lines", [line] * len(value))
-            items = [self.parse(item, ln) for item, ln in zip(value, lines, strict=True)]
+            items = self._each(self.parse, zip(value, lines, strict=True))
             return self._join(All if key == "all" else AnyOf, items, line)
         if key == "not":
             return Not(self.parse(value, line), line)

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar, Union
 
-from ._conditions import Condition, ConditionParser, situations_named
+from ._conditions import Condition, ConditionErrors, ConditionParser, situations_named
 from ._errors import RulesetError, closest
 from ._fields import state_fields
 from ._model import (
@@ -90,6 +90,9 @@ class _Errors(list[RulesetError]):
         """``read()``, or None after recording the RulesetError it raised."""
         try:
             return read()
+        except ConditionErrors as exc:  # every mistake of a when/unless block
+            self.extend(exc.errors)
+            return None
         except RulesetError as exc:
             self.append(exc)
             return None
@@ -336,9 +339,9 @@ def _condition(entry: Entry, key: str, known: Sequence[str]) -> Condition:
     """The condition at ``key``, its errors located at this entry (a situation's say so)."""
     parser = ConditionParser(entry.file, entry.owner, known)
     try:
-        return parser.parse(entry.get(key), entry.line_of(key))
-    except RulesetError as exc:
-        raise exc.located(kind=entry.kind) from None
+        return parser.parse_all(entry.get(key), entry.line_of(key))
+    except ConditionErrors as exc:
+        raise ConditionErrors([e.located(kind=entry.kind) for e in exc.errors]) from None
 
 
 def read_rule(

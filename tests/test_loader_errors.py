@@ -176,6 +176,38 @@ def test_lint_reports_every_one_of_them_with_the_rule_id(write_rules: Callable[.
     assert all(f.severity == "error" for f in findings)
 
 
+IN_ONE_WHEN = """\
+ruleset: t
+rules:
+  - id: t.one
+    tactic: pressure.ultimatum
+    move: Do it.
+    rationale: Because.
+    when:
+      phase: bargainin
+      trst: low
+      any:
+        - relationship: long_trm
+        - alternatives: {gte: 1}
+    sources:
+      - {document: d.txt, section: s}
+"""
+
+
+def test_every_mistake_inside_one_when_is_reported_not_only_the_first(write_rules: Callable[..., Path]) -> None:
+    path = write_rules(one=IN_ONE_WHEN)
+    found = [(e.line, e.code, e.suggestion) for e in iter_ruleset_errors(path)]
+    assert found == [
+        (8, "invalid-value", "bargaining"),
+        (9, "unknown-path", "trust"),
+        (11, "invalid-value", "long_term"),
+    ]
+    assert [(f.line, f.code, f.rule_id) for f in lint(path)] == [(line, code, "t.one") for line, code, _ in found]
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert (info.value.line, info.value.code) == (8, "invalid-value")  # the first, as before
+
+
 def test_lint_accepts_the_tactics_a_rule_file_declares(write_rules: Callable[..., Path]) -> None:
     own = "tactics:\n  - id: house.move\n    move: Our own move.\n" + RULE
     assert lint(write_rules(own=own)) == []
