@@ -106,6 +106,10 @@ _LAZY = {
 }
 
 
+#: The optional extra each lazily imported module needs, named when it is missing.
+_EXTRAS = {"._frames": "dataframe", "._dask": "dask"}
+
+
 def __dir__() -> list[str]:
     """The public names, the lazily imported ones included (for completion in a REPL)."""
     return sorted({*__all__, *_LAZY})
@@ -116,7 +120,19 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        try:
+            module = importlib.import_module(_LAZY[name], __name__)
+        except ModuleNotFoundError as exc:
+            extra = _EXTRAS.get(_LAZY[name])
+            if extra is None or exc.name is None or exc.name.startswith(__name__):
+                raise
+            missing = exc.name.split(".")[0]
+            raise ImportError(
+                f"negotiation_rules.{name} needs the optional extra '{extra}' ({missing} is not installed): "
+                f"pip install 'negotiation-rules[{extra}]'",
+                name=exc.name,
+            ) from None
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

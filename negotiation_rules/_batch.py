@@ -163,19 +163,29 @@ def _advise_chunk(
                     state = texts[item] = parse_state(item)
             else:
                 state = parse_state(item)
+            prepared.append((state, *facts_for(state, rules)))
         except StateError as exc:
             raise StateError(exc.reason, _at(offset + i, exc.path)) from None
-        prepared.append((state, *facts_for(state, rules)))
     # the engine reads nothing but the fact: equal facts are evaluated once (each state is still ranked itself)
     distinct: dict[tuple[Any, ...], int] = {}
     unique: list[dict[str, Any]] = []
     slots: list[int] = []
     for _, _, fact in prepared:
-        slot = distinct.setdefault(tuple(fact.items()), len(unique))  # unknowns are left out: keys matter
+        # unknowns are left out (keys matter) and 1, 1.0 and True are told apart (the checks do)
+        slot = distinct.setdefault(tuple((k, type(v), v) for k, v in fact.items()), len(unique))
         if slot == len(unique):
             unique.append(fact)
         slots.append(slot)
-    firings = evaluator_for(rules, engine).evaluate_many(unique)
+    evaluator = evaluator_for(rules, engine)
+    try:
+        firings = evaluator.evaluate_many(unique)
+    except StateError:  # a value changed past validation: name the first state it belongs to, as advise() would
+        for slot, fact in enumerate(unique):
+            try:
+                evaluator.evaluate_many([fact], observe=False)
+            except StateError as exc:
+                raise StateError(exc.reason, _at(offset + slots.index(slot), exc.path)) from None
+        raise
     out = [
         rank(rules, effective, firings[slot], policy, limit, given=given, fact=fact)
         for (given, effective, fact), slot in zip(prepared, slots, strict=True)
@@ -287,7 +297,8 @@ def _score(
     try:
         return "ok", start, _advise_chunk(items, start, rules, policy, *limit)
     except StateError as exc:
-        index = int(exc.path[len("states[") :].split("]", 1)[0])
+        head = exc.path[len("states[") :].split("]", 1)[0] if exc.path.startswith("states[") else ""
+        index = int(head) if head.isdigit() else start
         return "error", index, (exc.reason, exc.path)
 
 
@@ -363,31 +374,35 @@ def _in_processes(
     futures: list[Future[Outcome]] = []
     try:
         with pool:
-            for start in starts:
-                end = min(start + size, total)
-                futures.append(
-                    pool.submit(_work_range, start, end) if forked else pool.submit(_work, start, items[start:end])
-                )
-            deadline = time.monotonic() + 1.0
-            while not futures[0].running() and not futures[0].done() and time.monotonic() < deadline:
-                time.sleep(0.001)  # let the pool hand out its first chunks before this process takes any
-            collected: set[Future[Outcome]] = set()
+            try:
+                for start in starts:
+                    end = min(start + size, total)
+                    futures.append(
+                        pool.submit(_work_range, start, end) if forked else pool.submit(_work, start, items[start:end])
+                    )
+                deadline = time.monotonic() + 1.0
+                while not futures[0].running() and not futures[0].done() and time.monotonic() < deadline:
+                    time.sleep(0.001)  # let the pool hand out its first chunks before this process takes any
+                collected: set[Future[Outcome]] = set()
 
-            def collect(future: Future[Outcome]) -> None:
-                """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
-                collected.add(future)
-                kind, where, value = future.result()
-                take((kind, where, pickle.loads(value)) if kind == "ok" else (kind, where, value))
+                def collect(future: Future[Outcome]) -> None:
+                    """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
+                    collected.add(future)
+                    kind, where, value = future.result()
+                    take((kind, where, pickle.loads(value)) if kind == "ok" else (kind, where, value))
 
-            for start, future in zip(reversed(starts), reversed(futures), strict=True):
-                if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
-                    break
-                take(_score(start, items[start : start + size], rules, policy, limit))
-                for finished in futures:  # between chunks, what the workers finished: no unpickling left for the end
-                    if finished not in collected and finished.done() and not finished.cancelled():
-                        collect(finished)
-            for future in as_completed([f for f in futures if not f.cancelled() and f not in collected]):
-                collect(future)
+                for start, future in zip(reversed(starts), reversed(futures), strict=True):
+                    if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
+                        break
+                    take(_score(start, items[start : start + size], rules, policy, limit))
+                    for finished in futures:  # between chunks, what workers finished (no unpickling left at the end)
+                        if finished not in collected and finished.done() and not finished.cancelled():
+                            collect(finished)
+                for future in as_completed([f for f in futures if not f.cancelled() and f not in collected]):
+                    collect(future)
+            except BaseException:  # stop at once: leaving the with block would first run every queued chunk
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except BrokenProcessPool as exc:
         for future in futures:
             future.cancel()

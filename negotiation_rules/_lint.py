@@ -93,6 +93,9 @@ FINDING_CODES: dict[str, str] = {
 CODES: dict[str, str] = {**FINDING_CODES, **ERROR_CODES}
 #: Combinations evaluated at most to decide one question about a condition.
 MAX_COMBINATIONS = 100_000
+#: Combinations one lint run evaluates in all (a few seconds); past it, the questions left read
+#: ``not-checked``: a file of rules built to be expensive cannot tie up the linter (or the service).
+MAX_TOTAL_COMBINATIONS = 1_000_000
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -109,6 +112,8 @@ class Finding(BaseModel):
     message: str
     #: What ``rule_id`` names: a rule, a situation or a tactic a rule file declares.
     kind: Literal["rule", "situation", "tactic"] = "rule"
+    #: The nearest valid word (the "did you mean" of the message), as data; None when there is none.
+    suggestion: str | None = None
 
     @field_validator("line")
     @classmethod
@@ -139,6 +144,7 @@ def from_error(exc: RulesetError) -> Finding:
         rule_id=exc.rule_id,
         message=exc.reason,
         kind=exc.kind if exc.kind in ("situation", "tactic") else "rule",
+        suggestion=exc.suggestion,
     )
 
 
@@ -473,6 +479,8 @@ class _Space:
         #: id() of every node created by expanding a situation -> that situation's id.
         self.via: dict[int, str] = {}
         self._keep: list[Condition] = []  # keeps expanded nodes alive, so their id() stays theirs
+        #: Combinations this run may still evaluate (MAX_TOTAL_COMBINATIONS in all).
+        self.budget = MAX_TOTAL_COMBINATIONS
 
     # expansion
 
@@ -532,14 +540,19 @@ class _Space:
         tests = leaves(cond)
         keys = sorted({leaf.key for leaf in tests})
         domains = [_domain(key, [t for t in tests if t.key == key], self.fields) for key in keys]
-        if math.prod(len(d) for d in domains) > MAX_COMBINATIONS:
+        if math.prod(len(d) for d in domains) > min(MAX_COMBINATIONS, self.budget):
             raise _Undecided
         holds = predicate(cond)  # conditions.evaluate compiled once into closures: the same answers, cheaper per fact
-        for values in itertools.product(*domains):
-            fact = dict(zip(keys, values, strict=True))
-            if holds(fact):
-                return fact
-        return None
+        tried = 0
+        try:
+            for values in itertools.product(*domains):
+                tried += 1
+                fact = dict(zip(keys, values, strict=True))
+                if holds(fact):
+                    return fact
+            return None
+        finally:
+            self.budget -= tried
 
     def holds_sometimes(self, cond: Condition) -> bool:
         return self.witness(cond) is not None

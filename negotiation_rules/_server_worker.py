@@ -88,7 +88,7 @@ def lint_text(text: str, base: Path | None, builtin: bool) -> LintReport:
     """Lint pasted rule text (in a temporary folder of its own), together with ``base`` when given."""
     with tempfile.TemporaryDirectory(prefix="negotiation-rules-lint-") as tmp:
         pasted = Path(tmp) / PASTED
-        pasted.write_text(text, encoding="utf-8")
+        pasted.write_bytes(text.encode("utf-8", "surrogatepass"))  # a lone surrogate: not UTF-8, a finding
         paths = [base, pasted] if base is not None else [pasted]
         found = lint(paths, builtin=builtin)
         mine = {str(pasted), str(pasted.resolve())}

@@ -206,7 +206,15 @@ class _Builder:
         start: Any = event.start_mark
         end: Any = event.end_mark
         node = ScalarNode(tag, event.value, start, end, event.style)
-        return yaml.SafeLoader.yaml_constructors[tag](self.loader, node)
+        try:
+            return yaml.SafeLoader.yaml_constructors[tag](self.loader, node)
+        except Exception as exc:  # PyYAML's constructors raise KeyError, IndexError ... on a bad tagged value
+            shown = event.value if len(event.value) <= 40 else event.value[:40] + "..."
+            raise self.fail(
+                f"invalid YAML value {shown!r} for the tag {tag.rsplit(':', 1)[-1]!r} ({type(exc).__name__})",
+                _line(event),
+                "invalid-yaml",
+            ) from None
 
 
 def _parser(text: str) -> Any:
@@ -240,8 +248,10 @@ def load_yaml(text: str, file: str) -> Any:
         raise RulesetError(
             f"invalid YAML: {exc.problem or exc.context}", file=file, line=line, code="invalid-yaml"
         ) from None
-    except yaml.YAMLError as exc:
-        raise RulesetError(f"invalid YAML: {exc}", file=file, code="invalid-yaml") from None
+    except yaml.YAMLError as exc:  # a reader error (a control character ...): its position gives the line
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise RulesetError(f"invalid YAML: {exc}", file=file, line=line, code="invalid-yaml") from None
     except RecursionError:
         raise RulesetError("invalid YAML: nested too deeply", file=file, code="yaml-limit") from None
     except ValueError as exc:  # a value PyYAML cannot convert (a date out of range, ...)

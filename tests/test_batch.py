@@ -295,3 +295,25 @@ def test_advice_pickled_as_field_values_comes_back_equal_with_the_same_set_field
     assert pickle.loads(dumps_advice([partial]))[0].model_fields_set == partial.model_fields_set  # type: ignore[list-item]
     reordered = trusted(SetAside, {"rule_id": "r", "tactic": "t", "reason": "why", "by": "rule", "basis": []})
     assert pickle.loads(dumps_advice([reordered]))[0] == reordered  # type: ignore[list-item]
+
+
+def test_a_value_changed_past_validation_is_a_state_error_naming_its_state_in_both_modes() -> None:
+    """From the attacker review: the engine's own check used to give a bare ValueError with two processes."""
+    base = [NegotiationState(phase="bargaining", alternatives=i % 5) for i in range(2_400)]
+    base[10] = base[0].model_copy(update={"alternatives": 2**60})
+    for processes in (None, 2):
+        with pytest.raises(StateError) as info:
+            advise_many(base, processes=processes)
+        assert info.value.path == "states[10].alternatives"
+
+
+def test_equal_looking_values_of_different_types_are_not_merged_in_a_batch() -> None:
+    """1 and 1.0 read the same to a dict key but not to the checks: the batch answers as advise() does."""
+    good = NegotiationState(phase="bargaining", alternatives=1)
+    bad = good.model_copy(update={"alternatives": 1.0})
+    with pytest.raises(StateError):
+        advise(bad)
+    for batch, index in (([good, bad], 1), ([bad, good], 0)):
+        with pytest.raises(StateError) as info:
+            advise_many(batch)
+        assert info.value.path == f"states[{index}].alternatives"

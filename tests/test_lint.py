@@ -295,3 +295,24 @@ def test_a_condition_durable_rules_cannot_run_is_an_engine_limit(write_rules: Ca
     ]
     assert "alternatives" in findings[0].message
     assert {f.code for f in findings if f.severity == "info"} <= {"not-checked"}
+
+
+def test_a_file_of_rules_built_to_be_expensive_cannot_tie_up_the_linter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the run's budget of combinations the questions left read not-checked (from the attacker review)."""
+    import negotiation_rules._lint as lint_module
+
+    rule = (
+        "  - id: d.r{i}\n    tactic: pressure.ultimatum\n    move: m\n    rationale: r\n"
+        "    when: {{all: [{{any: [phase: bargaining, trust: low, relationship: long_term, outlook: winning,"
+        " our_time_pressure: high]}}, {{deadlock: true}}, {{deadlock: false}}]}}\n"
+        "    sources: [{{document: 001_b456b039e9603b86.txt, section: (1) Strong pressure}}]\n"
+    )
+    (tmp_path / "d.yaml").write_text("ruleset: d\nrules:\n" + "".join(rule.format(i=i) for i in range(6)), "utf-8")
+    full = lint(tmp_path)
+    assert {f.rule_id for f in full if f.code == "never-holds"} == {f"d.r{i}" for i in range(6)}
+    monkeypatch.setattr(lint_module, "MAX_TOTAL_COMBINATIONS", 2_000)  # room for about two of them
+    cut = lint(tmp_path)
+    assert {f.rule_id for f in cut if f.code == "not-checked"}  # the rest are left open, not searched
+    assert {f.rule_id for f in cut if f.code == "never-holds"} < {f.rule_id for f in full if f.code == "never-holds"}

@@ -14,7 +14,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import RulesetError, ScenarioError, iter_ruleset_errors, lint, load_playbook, load_ruleset
+from negotiation_rules import (
+    Ruleset,
+    RulesetError,
+    ScenarioError,
+    iter_ruleset_errors,
+    lint,
+    load_playbook,
+    load_ruleset,
+)
 from negotiation_rules._errors import ERROR_CODES
 from negotiation_rules._lint import CODES
 from negotiation_rules._packaged import builtin_ruleset_dir
@@ -327,3 +335,29 @@ def test_a_situation_without_a_usable_when_is_an_error_not_dropped(
 ) -> None:
     error = only_error(write_rules(sits="situations:\n  - id: stuck\n" + when))
     assert (error.code, error.rule_id, error.kind) == (code, "stuck", "situation")
+
+
+@pytest.mark.parametrize("value", ["!!bool maybe", "!!timestamp nope", "!!int abc", "!!int ''", "!!float x"])
+def test_a_bad_value_under_a_yaml_tag_is_a_located_rule_file_error(value: str) -> None:
+    """PyYAML constructors raise KeyError, IndexError ... on these: never past the loader (attacker review)."""
+    text = f"ruleset: t\nrules:\n  - id: t.r\n    when:\n      deadlock: {value}\n"
+    with pytest.raises(RulesetError) as info:
+        Ruleset.from_text(text, file="tagged.yaml")
+    assert (info.value.code, info.value.line, info.value.file) == ("invalid-yaml", 5, "tagged.yaml")
+    assert [e.code for e in iter_ruleset_errors_text(text)] == ["invalid-yaml"]
+
+
+def iter_ruleset_errors_text(text: str) -> list[RulesetError]:
+    """The errors of one rule text, through a file as users give them."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tagged.yaml"
+        path.write_text(text, encoding="utf-8")
+        return list(iter_ruleset_errors(path))
+
+
+def test_a_control_character_error_has_its_line() -> None:
+    with pytest.raises(RulesetError) as info:
+        Ruleset.from_text("ruleset: t\nrules:\n  - id: a\x07\n", file="bell.yaml")
+    assert (info.value.code, info.value.line) == ("invalid-yaml", 3)

@@ -43,3 +43,22 @@ def test_score_without_the_dask_extra_says_what_to_install() -> None:
         "negotiation-rules: error: score needs the optional extra 'dask' (dask is not installed): "
         "pip install 'negotiation-rules[dask]'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "blocked", "extra"),
+    [("advise_frame", "pandas", "dataframe"), ("frame_states", "pandas", "dataframe"), ("score", "dask", "dask")],
+)
+def test_importing_a_table_function_without_its_extra_names_the_extra_to_install(
+    name: str, blocked: str, extra: str
+) -> None:
+    code = (
+        f"import sys\nsys.modules[{blocked!r}] = None  # as if the extra were not installed\n"
+        f"from negotiation_rules import {name}\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"ImportError: negotiation_rules.{name} needs the optional extra '{extra}' ({blocked} is not installed): "
+        f"pip install 'negotiation-rules[{extra}]'"
+    )
