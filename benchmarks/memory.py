@@ -1,6 +1,6 @@
 """Memory and load time of big rulebooks: one table, each size measured in a fresh process.
 
-    python benchmarks/memory.py                  # 45 (built-in) / 500 / 4,000 / 10,000 rules, both engines
+    python benchmarks/memory.py                  # 62 (built-in) / 500 / 4,000 / 10,000 rules, both engines
     python benchmarks/memory.py --sizes 45 4000  # some sizes only
     python benchmarks/memory.py --breakdown 4000 # where the memory of one size goes
 
