@@ -33,7 +33,6 @@ evaluator, cached weakly per ruleset; its ``bare`` is the generated function its
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import Any, Protocol
 
 from ._compiler import CompiledRuleset
 from ._conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, leaves, negate, possibly
+from ._derived import derived
 from ._engine import engine_for
 from ._factcheck import MAX_NUMBER, MAX_TEXT, FactCheck
 from ._facts import FactBuilder
@@ -570,16 +570,6 @@ class CompiledEvaluator:
         return out
 
 
-_evaluators: weakref.WeakKeyDictionary[Ruleset, CompiledEvaluator] = weakref.WeakKeyDictionary()
-_evaluators_lock = threading.Lock()
-
-
 def compiled_for(ruleset: Ruleset) -> CompiledEvaluator:
-    """The compiled evaluator of a ruleset, generated on first use and dropped with the ruleset."""
-    found = _evaluators.get(ruleset)
-    if found is None:
-        with _evaluators_lock:
-            found = _evaluators.get(ruleset)
-            if found is None:
-                found = _evaluators[ruleset] = CompiledEvaluator(ruleset)
-    return found
+    """The compiled evaluator of a ruleset, generated on first use and dropped with the ruleset (see _derived.py)."""
+    return derived(ruleset, CompiledEvaluator)
