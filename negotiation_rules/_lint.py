@@ -284,33 +284,30 @@ class _Checker:
         when_line = rule.lines.get("when", rule.line)
         unless_line = rule.lines.get("unless", rule.line)
         if rule.tactic not in CATALOG and rule.tactic not in self.ruleset.declared:
-            yield Finding(
-                severity="error" if self.builtin else "warning",
-                code="unknown-tactic",
-                file=_file(rule),
-                line=rule.lines.get("tactic", rule.line),
-                rule_id=rule.id,
-                message=f"tactic '{rule.tactic}' is not in the catalog nor declared in a tactics: list",
+            yield _finding(
+                "error" if self.builtin else "warning",
+                "unknown-tactic",
+                rule,
+                rule.lines.get("tactic", rule.line),
+                f"tactic '{rule.tactic}' is not in the catalog nor declared in a tactics: list",
             )
         if not rule.sources or any(not s.document.strip() or not s.section.strip() for s in rule.sources):
-            yield Finding(
-                severity="error",
-                code="no-source",
-                file=_file(rule),
-                line=rule.lines.get("sources", rule.line),
-                rule_id=rule.id,
-                message="every rule needs at least one source with a document and a section",
+            yield _finding(
+                "error",
+                "no-source",
+                rule,
+                rule.lines.get("sources", rule.line),
+                "every rule needs at least one source with a document and a section",
             )
         scalar = [p for p, spec in state_fields().items() if spec.kind != "list"]
         for name in PLACEHOLDER_RE.findall(rule.rationale):
             if name not in scalar:
-                yield Finding(
-                    severity="error",
-                    code="unknown-placeholder",
-                    file=_file(rule),
-                    line=rule.lines.get("rationale", rule.line),
-                    rule_id=rule.id,
-                    message=f"rationale names unknown field '{{{name}}}'",
+                yield _finding(
+                    "error",
+                    "unknown-placeholder",
+                    rule,
+                    rule.lines.get("rationale", rule.line),
+                    f"rationale names unknown field '{{{name}}}'",
                 )
         problems = self.validate(rule.when, rule)
         if rule.unless is not None:
@@ -354,13 +351,12 @@ class _Checker:
             key = (rule.tactic, canonical(rule.when))
             earlier = first.setdefault(key, rule)
             if earlier is not rule and earlier.id != rule.id:
-                yield Finding(
-                    severity="warning",
-                    code="duplicate-conditions",
-                    file=_file(rule),
-                    line=rule.lines.get("when", rule.line),
-                    rule_id=rule.id,
-                    message=(
+                yield _finding(
+                    "warning",
+                    "duplicate-conditions",
+                    rule,
+                    rule.lines.get("when", rule.line),
+                    (
                         f"same tactic and same 'when' as rule '{earlier.id}' ({_file(earlier)}:{earlier.line}); "
                         "only the better-scoring of the two can ever be recommended: merge them"
                     ),
