@@ -11,10 +11,12 @@ batch cheaper per state than that loop:
 - with ``processes=N``, a large batch is split into chunks scored by N processes: this one and
   N - 1 workers (at most one process per core). On Linux, from a process with no other thread,
   workers are forked: they start in milliseconds with the ruleset, its engine and the states
-  already in memory, and only chunk bounds travel to them; otherwise they are spawned and each
-  loads the ruleset once (the built-in one, a path reloaded from disk, or a Ruleset object sent
-  over as its validated rules). Advice comes back pickled as field values (``dumps_advice``),
-  in about half the time pydantic's own pickling takes, and is rebuilt without validation;
+  already in memory, and they and this process claim chunk numbers from one pipe until it is
+  empty (``_in_forked``); otherwise they are spawned into a process pool and each loads the
+  ruleset once (the built-in one, a path reloaded from disk, or a Ruleset object sent over as
+  its validated rules). Advice comes back pickled as field values (``dumps_advice``), in about
+  half the time pydantic's own pickling takes, through a file of a private temporary directory
+  (not a pipe: see ``_packed``), and is rebuilt without validation;
 - Python's cyclic garbage collector is paused while a batch runs: with tens of thousands of
   results alive, its full collections cost about 40% of the time of a large batch, and the
   objects a batch makes hold no reference cycles (reference counting frees them).
@@ -29,11 +31,13 @@ import io
 import multiprocessing
 import os
 import pickle
+import select
 import shutil
+import signal
+import struct
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -225,15 +229,6 @@ def _init_worker(spec: RulesetSpec, policy: Playbook | None, limit: tuple[int | 
     _worker.update(spec=spec, policy=policy, limit=limit, outbox=outbox)
 
 
-def _init_forked(
-    rules: Ruleset, policy: Playbook | None, limit: tuple[int | None, int, str], items: list[Any], outbox: str
-) -> None:
-    """Runs once in each forked worker: the ruleset, its engine and the states are already in memory (inherited)."""
-    gc.disable()
-    _worker.clear()
-    _worker.update(rules=rules, policy=policy, limit=limit, items=items, outbox=outbox)
-
-
 def _worker_ruleset() -> Ruleset:
     """The ruleset of this worker's job, loaded on first use in a spawned worker."""
     rules = _worker.get("rules")
@@ -337,11 +332,6 @@ def _work(start: int, items: list[Any]) -> Outcome:
     return _packed(_score(start, items, _worker_ruleset(), _worker["policy"], _worker["limit"]))
 
 
-def _work_range(start: int, end: int) -> Outcome:
-    """Score ``items[start:end]`` in a forked worker, which has the states already: only two numbers travel."""
-    return _packed(_score(start, _worker["items"][start:end], _worker["rules"], _worker["policy"], _worker["limit"]))
-
-
 def _can_fork() -> bool:
     """Whether workers may be forked: on Linux, from a process running no other Python thread.
 
@@ -361,12 +351,11 @@ def _in_processes(
     processes: int,
     progress: Progress | None,
 ) -> list[Advice]:
-    """Score a batch in ``processes`` processes: ``processes - 1`` workers and this one.
+    """Score a batch in ``processes`` processes: ``processes - 1`` workers and this one, forked or spawned.
 
-    The chunks are queued for the workers in order; this process takes chunks from the end of
-    the queue (those no worker has started) and scores them itself, then collects what the
-    workers did. So both cores of a two-core machine score states from the first moment (this
-    process while the workers start), and nothing is left over at the end for one side alone.
+    Both ways, this process scores chunks too from the first moment (while the workers start)
+    and collects the workers' advice between its own chunks, so nothing is left over at the end
+    for one side alone; the outbox directory is removed whatever happens.
     """
     total = len(items)
     size = max(CHUNK, -(-total // (processes * 8)))  # about 8 chunks per process, for progress and balance
@@ -387,64 +376,13 @@ def _in_processes(
         if progress is not None:
             progress(done, total)
 
-    forked = _can_fork()
     count = min(processes - 1, len(starts))
     outbox = tempfile.mkdtemp(prefix="negotiation-rules-batch-")  # private (0700), removed below whatever happens
     try:
-        if forked:  # the arguments are inherited, not pickled
-            pool = ProcessPoolExecutor(
-                count, multiprocessing.get_context("fork"), _init_forked, (rules, policy, limit, items, outbox)
-            )
+        if _can_fork():
+            _in_forked(items, starts, size, rules, policy, limit, count, outbox, take)
         else:
-            pool = ProcessPoolExecutor(
-                count, multiprocessing.get_context("spawn"), _init_worker, (spec, policy, limit, outbox)
-            )
-        futures: list[Future[Outcome]] = []
-        try:
-            with pool:
-                try:
-                    for start in starts:
-                        end = min(start + size, total)
-                        futures.append(
-                            pool.submit(_work_range, start, end)
-                            if forked
-                            else pool.submit(_work, start, items[start:end])
-                        )
-                    deadline = time.monotonic() + 1.0
-                    while not futures[0].running() and not futures[0].done() and time.monotonic() < deadline:
-                        time.sleep(0.001)  # let the pool hand out its first chunks before this process takes any
-                    collected: set[Future[Outcome]] = set()
-
-                    def collect(future: Future[Outcome]) -> None:
-                        """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
-                        collected.add(future)
-                        kind, where, value = future.result()
-                        take((kind, where, _unpacked(value)) if kind == "ok" else (kind, where, value))
-
-                    for start, future in zip(reversed(starts), reversed(futures), strict=True):
-                        if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
-                            break
-                        take(_score(start, items[start : start + size], rules, policy, limit))
-                        for (
-                            finished
-                        ) in futures:  # between chunks, what workers finished (no unpickling left at the end)
-                            if finished not in collected and finished.done() and not finished.cancelled():
-                                collect(finished)
-                    for future in as_completed([f for f in futures if not f.cancelled() and f not in collected]):
-                        collect(future)
-                except BaseException:  # stop at once: leaving the with block would first run every queued chunk
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-        except BrokenProcessPool as exc:
-            for future in futures:
-                future.cancel()
-            raise EngineError(
-                f"a worker process died while scoring the batch (a crash inside durable-rules): {exc}"
-            ) from exc
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            _in_spawned(items, starts, size, spec, rules, policy, limit, count, outbox, take)
     finally:
         shutil.rmtree(outbox, ignore_errors=True)
     if errors:
@@ -454,3 +392,184 @@ def _in_processes(
     for start in sorted(parts):
         results += parts[start]
     return results
+
+
+Take = Callable[[Outcome], None]
+Limit = tuple[int | None, int, str]
+
+
+def _in_spawned(
+    items: list[Any],
+    starts: list[int],
+    size: int,
+    spec: RulesetSpec,
+    rules: Ruleset,
+    policy: Playbook | None,
+    limit: Limit,
+    count: int,
+    outbox: str,
+    take: Take,
+) -> None:
+    """Score a batch with ``count`` spawned workers (a pool) and this process.
+
+    The chunks are queued for the workers in order; this process takes chunks from the end of
+    the queue (those no worker has started) and scores them itself, then collects what the
+    workers did, so nothing is left over at the end for one side alone.
+    """
+    pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _init_worker, (spec, policy, limit, outbox))
+    futures: list[Future[Outcome]] = []
+    try:
+        with pool:
+            try:
+                for start in starts:
+                    futures.append(pool.submit(_work, start, items[start : start + size]))
+                collected: set[Future[Outcome]] = set()
+
+                def collect(future: Future[Outcome]) -> None:
+                    """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
+                    collected.add(future)
+                    kind, where, value = future.result()
+                    take((kind, where, _unpacked(value)) if kind == "ok" else (kind, where, value))
+
+                for start, future in zip(reversed(starts), reversed(futures), strict=True):
+                    if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
+                        break
+                    take(_score(start, items[start : start + size], rules, policy, limit))
+                    for finished in futures:  # between chunks, what workers finished (no unpickling left at the end)
+                        if finished not in collected and finished.done() and not finished.cancelled():
+                            collect(finished)
+                for future in as_completed([f for f in futures if not f.cancelled() and f not in collected]):
+                    collect(future)
+            except BaseException:  # stop at once: leaving the with block would first run every queued chunk
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except BrokenProcessPool as exc:
+        raise EngineError(
+            f"a worker process died while scoring the batch (a crash inside durable-rules): {exc}"
+        ) from exc
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+#: A chunk's number as claimed from the pipe of chunks; a worker's report of one (number, scored without error).
+_CLAIM = struct.Struct("<i")
+_REPORT = struct.Struct("<i?")
+
+
+def _in_forked(
+    items: list[Any],
+    starts: list[int],
+    size: int,
+    rules: Ruleset,
+    policy: Playbook | None,
+    limit: Limit,
+    count: int,
+    outbox: str,
+    take: Take,
+) -> None:
+    """Score a batch with ``count`` forked workers and this process, all claiming chunks from one pipe.
+
+    Every chunk's number is written into a pipe before the workers are forked; each process
+    (this one too) reads the next number, scores that chunk and claims another, until the pipe
+    is empty, so the work balances itself and no process waits on another to be handed work. A
+    worker leaves its advice in the outbox (``_packed``) and reports the chunk's number on a
+    second pipe; this process takes the reports between its own chunks, then waits for the rest.
+    A worker that dies leaves chunks unreported: EngineError. Nothing here uses a thread, so a
+    busy calling process never keeps a worker waiting for the GIL.
+    """
+    claims_out, claims_in = os.pipe()
+    reports_out, reports_in = os.pipe()
+    workers: list[multiprocessing.process.BaseProcess] = []
+    reported: set[int] = set()
+    mine: set[int] = set()
+    pending = bytearray()
+
+    def receive(data: bytes) -> None:
+        """File whole reports: each names a chunk whose outcome waits in the outbox."""
+        pending.extend(data)
+        whole = len(pending) - len(pending) % _REPORT.size
+        for number, scored in _REPORT.iter_unpack(bytes(pending[:whole])):
+            reported.add(number)
+            path = os.path.join(outbox, f"{number}.pickle")
+            if scored:
+                take(("ok", starts[number], _unpacked(path)))
+            else:
+                with open(path, "rb") as inbox:
+                    where, error = pickle.loads(inbox.read())
+                take(("error", where, error))
+        del pending[:whole]
+
+    try:
+        if len(starts) * _CLAIM.size > select.PIPE_BUF * 16:  # far more than a batch makes (about 8 per process)
+            raise ValueError(f"too many chunks for one batch: {len(starts)}")
+        os.write(claims_in, b"".join(_CLAIM.pack(number) for number in range(len(starts))))
+        os.close(claims_in)  # once the numbers are read, a claim reads end-of-file
+        claims_in = -1
+        context = multiprocessing.get_context("fork")
+        for _ in range(count):
+            started = context.Process(
+                target=_forked_worker,
+                args=(claims_out, reports_in, starts, size, items, rules, policy, limit, outbox),
+                daemon=True,
+            )
+            started.start()
+            workers.append(started)
+        os.close(reports_in)  # the workers hold it: end-of-file once they are all gone
+        reports_in = -1
+        while len(claim := os.read(claims_out, _CLAIM.size)) == _CLAIM.size:
+            (number,) = _CLAIM.unpack(claim)
+            mine.add(number)
+            start = starts[number]
+            take(_score(start, items[start : start + size], rules, policy, limit))
+            while select.select([reports_out], [], [], 0)[0]:  # what workers finished meanwhile
+                data = os.read(reports_out, 64 * _REPORT.size)
+                if not data:
+                    break
+                receive(data)
+        while data := os.read(reports_out, 64 * _REPORT.size):
+            receive(data)
+        for worker in workers:
+            worker.join()
+        lost = len(starts) - len(mine) - len(reported)
+        if lost:
+            codes = ", ".join(str(worker.exitcode) for worker in workers)
+            raise EngineError(
+                f"a worker process died while scoring the batch ({lost} chunk(s) lost; exit codes {codes})"
+            )
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        for fd in (claims_out, claims_in, reports_out, reports_in):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _forked_worker(
+    claims: int,
+    reports: int,
+    starts: list[int],
+    size: int,
+    items: list[Any],
+    rules: Ruleset,
+    policy: Playbook | None,
+    limit: Limit,
+    outbox: str,
+) -> None:
+    """A forked worker: claim chunks from the pipe until it is empty, leave each outcome in the outbox, report it.
+
+    The ruleset, its engine and the states are inherited; only chunk numbers travel. Ctrl-C is
+    the calling process's to handle (it stops the workers).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()  # a worker only scores batches (see the module docstring) and ends with the batch
+    while len(claim := os.read(claims, _CLAIM.size)) == _CLAIM.size:
+        (number,) = _CLAIM.unpack(claim)
+        start = starts[number]
+        kind, where, value = _score(start, items[start : start + size], rules, policy, limit)
+        data = dumps_advice(value) if kind == "ok" else pickle.dumps((where, value))
+        with open(os.path.join(outbox, f"{number}.pickle"), "wb") as out:
+            out.write(data)
+        os.write(reports, _REPORT.pack(number, kind == "ok"))

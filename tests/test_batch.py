@@ -4,6 +4,11 @@ processes; plus the fast paths it shares with advise() (trusted output models, t
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import Advice, NegotiationState, Recommendation, Ruleset, SetAside, StateError
+from negotiation_rules import Advice, EngineError, NegotiationState, Recommendation, Ruleset, SetAside, StateError
 from negotiation_rules import _batch as batch_module
 from negotiation_rules import advise as advise_with_questions
 from negotiation_rules._advice import trusted
@@ -181,31 +186,85 @@ def test_a_small_batch_or_a_one_core_machine_stays_in_this_process(monkeypatch: 
 
 
 def test_on_two_cores_two_processes_are_this_one_and_one_worker_both_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``processes=2`` on two cores uses both: one worker takes chunks from the front, this process from the back."""
+    """``processes=2`` on two cores uses both: one forked worker and this process claim chunks from one queue."""
     monkeypatch.setattr(batch_module, "MIN_PARALLEL", 10)
     monkeypatch.setattr(batch_module, "CHUNK", 4)
     monkeypatch.setattr(batch_module, "_cores", lambda: 2)
     here: list[int] = []
     score = batch_module._score
+    parent = os.getpid()
 
     def counted(start: int, *args: Any) -> Any:
-        here.append(start)  # a forked worker counts in its own copy of this list
+        if os.getpid() == parent:  # a forked worker runs its own copy of this function
+            here.append(start)
+            time.sleep(0.02)  # slower here, so the worker surely claims chunks too
         return score(start, *args)
 
     monkeypatch.setattr(batch_module, "_score", counted)
-    started: list[int] = []
-    pool_class = batch_module.ProcessPoolExecutor
+    started: list[object] = []
+    start_process = multiprocessing.process.BaseProcess.start
 
-    def one_pool(workers: int, *args: Any) -> Any:
-        started.append(workers)
-        return pool_class(workers, *args)
+    def one_more(process: multiprocessing.process.BaseProcess) -> None:
+        started.append(process)
+        start_process(process)
 
-    monkeypatch.setattr(batch_module, "ProcessPoolExecutor", one_pool)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", one_more)
     batch = [s.model_dump() for s in CALM] * 20
     assert advise_many(batch, processes=2) == [advise(s) for s in batch]
-    assert started == [1]
+    assert len(started) == 1
     chunks = -(-len(batch) // max(4, -(-len(batch) // 16)))
-    assert 0 < len(here) < chunks and sorted(here, reverse=True) == here  # from the back, never all of them
+    assert 0 < len(here) < chunks  # both scored: neither took every chunk
+
+
+def _forked_pool(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Small batches go to one forked worker; returns the list the batch's outbox directory is recorded in."""
+    monkeypatch.setattr(batch_module, "MIN_PARALLEL", 10)
+    monkeypatch.setattr(batch_module, "CHUNK", 4)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 2)
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recorded(*args: Any, **kwargs: Any) -> str:
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(batch_module.tempfile, "mkdtemp", recorded)
+    return made
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_worker_that_dies_is_an_engine_error_and_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash inside a worker (durable-rules is C) loses its chunk: the batch says so instead of returning less."""
+    made = _forked_pool(monkeypatch)
+    score = batch_module._score
+    parent = os.getpid()
+
+    def crash(start: int, *args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(7)
+        time.sleep(0.02)
+        return score(start, *args)
+
+    monkeypatch.setattr(batch_module, "_score", crash)
+    with pytest.raises(EngineError, match=r"worker process died.*exit codes 7"):
+        advise_many([s.model_dump() for s in CALM] * 20, processes=2)
+    assert multiprocessing.active_children() == []
+    assert made and not os.path.exists(made[0])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_an_interrupt_in_this_process_stops_the_workers_and_removes_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _forked_pool(monkeypatch)
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    descriptors = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(KeyboardInterrupt):
+        advise_many([s.model_dump() for s in CALM] * 20, processes=2, progress=stop)
+    assert multiprocessing.active_children() == []
+    assert set(os.listdir("/proc/self/fd")) <= descriptors  # the pipes are closed
+    assert made and not os.path.exists(made[0])
 
 
 # -- the fast paths --------------------------------------------------------------------------------
