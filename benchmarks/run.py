@@ -417,6 +417,20 @@ def thread_section(report: Report, sts: list[Any], calls: int) -> None:
         )
         if label == "durable-rules":
             report.target("4 threads >= 0.95x the throughput of 1 thread [durable]", "0.95x", ratios, _at_least(0.95))
+            if hasattr(os, "sched_setaffinity"):
+                # the same calls with every thread on one core: what is left of the loss is the library's
+                cores = os.sched_getaffinity(0)
+                os.sched_setaffinity(0, {min(cores)})  # threads started from here inherit it
+                try:
+                    pinned = [(throughput(1, **options), throughput(4, **options)) for _ in range(RUNS)]
+                finally:
+                    os.sched_setaffinity(0, cores)
+                report.figure(
+                    f"  all on one core: 4 threads / 1 thread [{label}]",
+                    [b[0] / a[0] for a, b in pinned],
+                    "x",
+                    "(os.sched_setaffinity: the interpreter cannot hand the GIL to the other core)",
+                )
 
 
 def startup_section(report: Report, rounds: int) -> None:
