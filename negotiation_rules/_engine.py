@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import operator
 import os
 import re
 import threading
@@ -139,22 +140,27 @@ def _verdict(name: str) -> tuple[int, str]:
 
 
 _T = TypeVar("_T")
-#: What one evaluation found so far: situations, matched rules, blocked rules, doubtful rules.
-_Found = tuple[set[str], set[str], set[str], set[str]]
+#: What one call asserted and must retract: per shard, one ``{"sid", "id"}`` text or a JSON array of them.
+_Stored = list[tuple["_ShardEngine", str]]
 
 
-def _firing(found: _Found) -> Firing:
-    """The Firing of what one evaluation found."""
-    return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
+def _picker(keys: Sequence[str]) -> Callable[[Mapping[str, str]], Sequence[str]]:
+    """``keys`` looked up in a mapping, always as a sequence (``itemgetter`` of one key gives the bare value)."""
+    if len(keys) > 1:
+        return operator.itemgetter(*keys)
+    if keys:
+        key = keys[0]
+        return lambda frags: (frags[key],)
+    return lambda frags: ()
 
 
-def _stage_text(head: str, keys: Sequence[str], frags: Mapping[str, str]) -> str:
-    """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads."""
-    try:
-        body = ",".join([frags[k] for k in keys])
-    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
-        body = ",".join([frags[k] for k in keys if k in frags])
-    return f"{head},{body}}}" if body else head + "}"
+def _stage_text(head: str, engine: _ShardEngine, frags: Mapping[str, str]) -> str:
+    """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads.
+
+    Each fragment starts with its comma, and a key the fact does not have is ``""`` (left out,
+    as the full fact would), so the text is one join, with no test per key.
+    """
+    return head + "".join(engine.pick(frags)) + "}"
 
 
 def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
@@ -179,6 +185,8 @@ class _ShardEngine:
     def __init__(self, shard: Shard) -> None:
         self.levels = shard.levels
         self.keys = shard.keys
+        #: The fragments of its keys, out of one evaluation's ``frags`` (see ``_stage_text``).
+        self.pick = _picker(shard.keys)
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
         definition = shard.definition()
@@ -239,17 +247,24 @@ class _ShardEngine:
         _drl.retract_facts(self.handle, json.dumps([{"sid": sid, "id": ident} for ident in self._ids]))
         return bool(json.loads(_drl.get_facts(self.handle, sid)) == [])
 
-    def run(self, stage: str) -> list[str]:
-        """Assert one stage fact and return the names of the rules that fired on it, in order."""
-        names: list[str] = []
+    def run(self, stage: str) -> list[str] | None:
+        """Assert one stage fact; the names of the rules that fired on it, in order.
+
+        None when it matched no rule: durable-rules then kept nothing (it stores a fact only
+        once the fact reaches a rule, ``handleAlpha`` in events.c), so there is nothing to retract.
+        """
         code, state_handle = _drl.assert_fact(self.handle, stage)
         if code != 0:
-            return names
-        message: Any = _drl.start_action_for_state(self.handle, state_handle)
+            return None if code == 1 else []  # 2: a fact with this id was there already; it is retracted
+        names: list[str] = []
+        append = names.append
+        complete = _drl.complete_and_start_action
+        handle = self.handle
+        message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            names.append(message[2 : message.index('"', 2)])
-            message = _drl.complete_and_start_action(self.handle, state_handle)
+            append(message[2 : message.index('"', 2)])
+            message = complete(handle, state_handle)
         return names
 
     def retract(self, stage: str) -> None:
@@ -349,9 +364,7 @@ class _Lease:
     """A session handed to one call; the pool keeps only a weak reference, so a lost lease is noticed."""
 
     __slots__ = ("__weakref__", "sid")
-
-    def __init__(self) -> None:
-        self.sid = ""
+    sid: str  # set by ``_Pool.acquire`` before the lease is handed out
 
 
 class _Pool:
@@ -392,6 +405,14 @@ class _Pool:
         """
         lease = _Lease()
         ref = weakref.ref(lease)
+        with self.lock:  # the common case: an idle session (``_take``'s first loop, inline)
+            idle, status = self.idle, self.status
+            while idle:
+                first = idle.pop()
+                if status.get(first) is _IDLE:
+                    lease.sid = first
+                    status[first] = ref
+                    return lease
         deadline = time.monotonic() + timeout
         pause = 0.001
         while True:
@@ -496,13 +517,16 @@ class Engine:
         self._situation_keys = {name: f"{SITUATION_KEY}{name}" for name in self.situation_ids}
         read = {key for engine in self.shards for key in engine.keys}
         situation_keys = set(self._situation_keys.values())
-        #: The keys of a fact the rules can read, each with its JSON prefix, in a fixed order.
-        self._fact_keys = tuple((key, json.dumps(key) + ":") for key in sorted(read - situation_keys))
+        #: The keys of a fact the rules can read, each with its JSON prefix (comma first), in a fixed order.
+        self._fact_keys = tuple((key, "," + json.dumps(key) + ":") for key in sorted(read - situation_keys))
+        #: ``encode``'s start: every such key without a value (``""``: left out of the stage facts).
+        self._blank = dict.fromkeys([key for key, _ in self._fact_keys], "")
         self._check = FactCheck(self.compiled.counts)
         #: (key, type, value) -> its checked JSON fragment: most values (a phase, a level) recur call after call.
         self._frags: dict[tuple[str, type, Any], str] = {}
         self._situation_frags = {
-            key: (json.dumps(key) + ":false", json.dumps(key) + ":true") for key in sorted(situation_keys & read)
+            key: ("," + json.dumps(key) + ":false", "," + json.dumps(key) + ":true")
+            for key in sorted(situation_keys & read)
         }
         self._situations_false = {key: frags[0] for key, frags in self._situation_frags.items()}
         self._situation_values = dict.fromkeys(self._situation_keys.values(), False)
@@ -512,6 +536,12 @@ class Engine:
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
         self._verdicts: dict[str, tuple[int, str]] = {
             rule.name: _verdict(rule.name) for shard in self.compiled.shards for rule in shard.rules
+        }
+        #: Situation rule name -> the situation's fact key and its fragment when true (None: no rule reads it).
+        self._concludes = {
+            name: (key, self._situation_frags[key][1] if key in self._situation_frags else None)
+            for name, (kind, ident) in self._verdicts.items()
+            if kind == 0 and (key := self._situation_keys.get(ident)) is not None
         }
         self._cache = _ResultCache(_cache_size)
         _all_engines.add(self)
@@ -581,12 +611,13 @@ class Engine:
     # -- evaluation ------------------------------------------------------------------------------
 
     def encode(self, fact: Mapping[str, Any]) -> dict[str, str]:
-        """``"key":value`` JSON fragments of every fact key a rule reads (situations are set per stage).
+        """``,"key":value`` JSON fragments of every fact key a rule reads, ``""`` for a key the fact
+        lacks (situations are set per stage); joined, they are the fact as the rules see it.
 
         Each value is checked against its field first (``FactCheck``): a state built without
         validation (``model_copy(update=...)``) must not hand durable-rules a value it fails on.
         """
-        frags: dict[str, str] = {}
+        frags = self._blank.copy()
         get = fact.get
         known = self._frags
         for key, prefix in self._fact_keys:
@@ -613,18 +644,19 @@ class Engine:
                 frags[key] = frag
         return frags
 
-    def _retract(self, asserted: dict[_ShardEngine, list[str]], many: bool) -> bool:
+    @staticmethod
+    def _retract(stored: _Stored) -> bool:
         """Retract what a call asserted, one call per shard; False when durable-rules refused (then scrubbed).
 
-        Each text is one retraction (``{"sid", "id"}``), or with ``many`` several joined by commas.
+        Each text is one retraction (``{"sid", "id"}``) or a JSON array of them (a batch).
         """
         clean = True
-        for engine, texts in asserted.items():
+        for engine, text in stored:
             try:
-                if len(texts) == 1 and not many:
-                    engine.retract(texts[0])
+                if text[0] == "[":
+                    engine.retract_many(text)
                 else:
-                    engine.retract_many("[" + ",".join(texts) + "]")
+                    engine.retract(text)
             except _drl.error:
                 clean = False
         return clean
@@ -632,24 +664,26 @@ class Engine:
     def evaluate(self, fact: dict[str, Any]) -> Firing:
         """Run the stages for one flat fact in a pooled session that is emptied again afterwards."""
         frags = self.encode(fact)
-        cache = self._cache if self._cache.size else None
-        key = ",".join(frags.values()) if cache is not None else ""
-        result = cache.get(key) if cache is not None else None
-        if result is None:
-            result = self._run(fact, frags)
-            if cache is not None:
+        cache = self._cache
+        if cache.size:
+            key = "".join(frags.values())
+            result = cache.get(key)
+            if result is None:
+                result = self._leased(lambda sid: self._stages(sid, fact, frags))
                 cache.put(key, result)
+        else:
+            result = self._leased(lambda sid: self._stages(sid, fact, frags))
         if observed():
             notify(self._ruleset(), result)
         return result
 
-    def _select(self, level: int, values: Mapping[str, Any]) -> list[_ShardEngine]:
-        """The shards of one stage whose guards this stage fact meets."""
+    def _select(self, level: int, values: Mapping[str, Any] | None) -> Sequence[_ShardEngine]:
+        """The shards of one stage whose guards this stage fact meets (all of them without ``values``)."""
         plan = self._plans.get(level)
         if plan is None:
-            return []
-        if not plan.indexed:
-            return list(plan.always)
+            return ()
+        if not plan.indexed or values is None:
+            return plan.always
         asked = list(plan.always)
         for key, table, every in plan.indexed:
             try:
@@ -676,25 +710,22 @@ class Engine:
             self._stage_texts[sid] = texts
         return texts
 
-    def _leased(self, stages: Callable[[str], tuple[_T, dict[_ShardEngine, list[str]]]], many: bool) -> _T:
+    def _leased(self, stages: Callable[[str], tuple[_T, _Stored]]) -> _T:
         """Run ``stages(sid)`` in a session leased from the pool, retract what it asserted, give the session back.
 
         The session goes back idle only when the stages ended normally and every retraction
         succeeded; otherwise (an error, an interrupt between two calls) it is dirty and scrubbed
         before anyone uses it again.
         """
-        lease = self._pool.acquire(SESSION_WAIT_SECONDS)
+        pool = self._pool
+        lease = pool.acquire(SESSION_WAIT_SECONDS)
         clean = False
         try:
-            result, asserted = stages(lease.sid)
-            clean = self._retract(asserted, many)
+            result, stored = stages(lease.sid)
+            clean = self._retract(stored)
         finally:
-            self._pool.release(lease, clean)
+            pool.release(lease, clean)
         return result
-
-    def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
-        """One fact's stages in a leased session."""
-        return self._leased(lambda sid: self._stages(sid, fact, frags), many=False)
 
     def _prepare(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Set every situation to false in the fragments; the stage values the shard guards read (if any)."""
@@ -709,50 +740,51 @@ class Engine:
             values.append(stage)
         return values
 
-    def _conclude(self, news: list[str], frags: dict[str, str], values: dict[str, Any] | None) -> None:
-        """Situations concluded at the last stage become true in the next stage's fragments and guard values."""
-        for name in news:
-            key = self._situation_keys[name]
-            if values is not None:
-                values[key] = True
-            if key in self._situation_frags:
-                frags[key] = self._situation_frags[key][1]
-        news.clear()
+    def _conclude(self, names: Sequence[str], frags: dict[str, str], values: dict[str, Any] | None) -> None:
+        """Situations concluded by these fired rules become true in the next stage's fragments and guard values."""
+        concludes = self._concludes
+        for name in names:
+            found = concludes.get(name)
+            if found is not None:
+                key, frag = found
+                if values is not None:
+                    values[key] = True
+                if frag is not None:
+                    frags[key] = frag
 
-    def _decode(self, names: Sequence[str], found: _Found, news: list[str]) -> None:
-        """File fired engine rules under situations, matches, blocks or doubts; new situations go to ``news``."""
+    def _firing(self, names: Sequence[str]) -> Firing:
+        """The Firing of every engine rule that fired in one evaluation: each name filed under its verdict."""
+        found: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
         verdicts = self._verdicts
         for name in names:
             kind, ident = verdicts.get(name) or _verdict(name)
-            if kind == 0 and ident not in found[0]:
-                news.append(ident)
-            found[kind].add(ident)
+            found[kind].append(ident)
+        return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
-    def _stages(
-        self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]
-    ) -> tuple[Firing, dict[_ShardEngine, list[str]]]:
+    def _stages(self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]) -> tuple[Firing, _Stored]:
         """Run every stage in session ``sid``; what was asserted (per shard) is returned for the caller to retract."""
-        found: _Found = (set(), set(), set(), set())
-        asserted: dict[_ShardEngine, list[str]] = {}
-        guarded = self._prepare((fact,), [frags])
-        values = guarded[0] if guarded else None
-        news: list[str] = []
+        frags.update(self._situations_false)
+        values: dict[str, Any] | None = None
+        if self._guarded:
+            values = dict(fact)
+            values.update(self._situation_values)
+        fired: list[str] = []
+        stored: _Stored = []
+        texts = self._stage_texts.get(sid) or self._texts(sid)
+        last = len(texts) - 1
         try:
-            for level, (head, retraction) in enumerate(self._texts(sid)):
-                self._conclude(news, frags, values)
-                derived: list[str] = []
-                for engine in self._select(level, values) if values is not None else self._always(level):
-                    asserted.setdefault(engine, []).append(retraction)  # before the call: an interrupt may follow it
-                    derived.extend(engine.run(_stage_text(head, engine.keys, frags)))
-                self._decode(derived, found, news)
+            for level, (head, retraction) in enumerate(texts):
+                start = len(fired)
+                for engine in self._select(level, values):
+                    names = engine.run(head + "".join(engine.pick(frags)) + "}")
+                    if names is not None:  # None: it matched no rule and durable-rules kept nothing
+                        stored.append((engine, retraction))
+                        fired += names
+                if level < last and len(fired) > start:
+                    self._conclude(fired[start:], frags, values)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return _firing(found), asserted
-
-    def _always(self, level: int) -> tuple[_ShardEngine, ...]:
-        """The shards of one stage when no shard has a guard: all of them."""
-        plan = self._plans.get(level)
-        return plan.always if plan is not None else ()
+        return self._firing(fired), stored
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -762,7 +794,7 @@ class Engine:
         frags = [self.encode(fact) for fact in facts]
         results: list[Firing | None] = [None] * len(facts)
         cache = self._cache if self._cache.size else None
-        keys = [",".join(f.values()) for f in frags] if cache is not None else []
+        keys = ["".join(f.values()) for f in frags] if cache is not None else []
         todo: list[int] = []
         for i in range(len(facts)):
             results[i] = cache.get(keys[i]) if cache is not None else None
@@ -800,21 +832,21 @@ class Engine:
 
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
         """Up to ``BATCH_CHUNK`` facts' stages together in one leased session."""
-        return self._leased(lambda sid: self._stages_many(sid, facts, frags), many=True)
+        return self._leased(lambda sid: self._stages_many(sid, facts, frags))
 
     def _stages_many(
         self, sid: str, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]
-    ) -> tuple[list[Firing], dict[_ShardEngine, list[str]]]:
+    ) -> tuple[list[Firing], _Stored]:
         """``_stages`` for up to ``BATCH_CHUNK`` facts at once (fact id ``<k>s<stage>`` says whose a message is)."""
         count = len(facts)
-        found: list[_Found] = [(set(), set(), set(), set()) for _ in range(count)]
-        news: list[list[str]] = [[] for _ in range(count)]
+        fired: list[list[str]] = [[] for _ in range(count)]
         values = self._prepare(facts, frags)
         asserted: dict[_ShardEngine, list[str]] = {}
+        texts_by_level = self._batch(sid)
+        last = len(texts_by_level) - 1
         try:
-            for level, texts in enumerate(self._batch(sid)):
-                for k in range(count):
-                    self._conclude(news[k], frags[k], values[k] if values else None)
+            for level, texts in enumerate(texts_by_level):
+                starts = [len(names) for names in fired]
                 asks: dict[_ShardEngine, list[int]] = {}
                 if values:
                     for k in range(count):
@@ -822,17 +854,22 @@ class Engine:
                             asks.setdefault(engine, []).append(k)
                 else:
                     everyone = list(range(count))
-                    asks = dict.fromkeys(self._always(level), everyone)
+                    asks = dict.fromkeys(self._select(level, None), everyone)
                 for engine, ks in asks.items():
-                    stage_texts = [_stage_text(texts[k][0], engine.keys, frags[k]) for k in ks]
+                    stage_texts = [_stage_text(texts[k][0], engine, frags[k]) for k in ks]
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
                     for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
-                        at = message.index(',"id":"') + 7
-                        k = int(message[at : message.index("s", at)])
-                        self._decode((message[2 : message.index('"', 2)],), found[k], news[k])
+                        end = message.index('"', 2)
+                        at = message.index(',"id":"', end) + 7
+                        fired[int(message[at : message.index("s", at)])].append(message[2:end])
+                if level < last:
+                    for k in range(count):
+                        if len(fired[k]) > starts[k]:
+                            self._conclude(fired[k][starts[k] :], frags[k], values[k] if values else None)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return [_firing(f) for f in found], asserted
+        stored = [(engine, "[" + ",".join(texts) + "]") for engine, texts in asserted.items()]
+        return [self._firing(names) for names in fired], stored
 
     # -- the result cache ------------------------------------------------------------------------
 
