@@ -140,8 +140,21 @@ def _verdict(name: str) -> tuple[int, str]:
 
 
 _T = TypeVar("_T")
+#: What one evaluation found: situations, matched rules, blocked rules, doubtful rules (ids, repeats allowed).
+_Found = tuple[list[str], list[str], list[str], list[str]]
 #: What one call asserted and must retract: per shard, one ``{"sid", "id"}`` text or a JSON array of them.
 _Stored = list[tuple["_ShardEngine", str]]
+
+
+def _firing(found: _Found) -> Firing:
+    """The Firing of what one evaluation found."""
+    return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
+
+
+def _whose(message: str) -> int:
+    """Which state of a batch an action message is about: ``k`` of its fact id ``<k>s<stage>``, found the long way."""
+    at = message.index(',"id":"', message.index('"', 2)) + 7
+    return int(message[at : message.index("s", at)])
 
 
 def _picker(keys: Sequence[str]) -> Callable[[Mapping[str, str]], Sequence[str]]:
@@ -517,10 +530,15 @@ class Engine:
         self._situation_keys = {name: f"{SITUATION_KEY}{name}" for name in self.situation_ids}
         read = {key for engine in self.shards for key in engine.keys}
         situation_keys = set(self._situation_keys.values())
-        #: The keys of a fact the rules can read, each with its JSON prefix (comma first), in a fixed order.
-        self._fact_keys = tuple((key, "," + json.dumps(key) + ":") for key in sorted(read - situation_keys))
+        #: The keys of a fact the rules can read, each with its JSON prefix (comma first) and its
+        #: fragments for true and false, in a fixed order.
+        self._fact_keys = tuple(
+            (key, prefix, prefix + "true", prefix + "false")
+            for key in sorted(read - situation_keys)
+            for prefix in ["," + json.dumps(key) + ":"]
+        )
         #: ``encode``'s start: every such key without a value (``""``: left out of the stage facts).
-        self._blank = dict.fromkeys([key for key, _ in self._fact_keys], "")
+        self._blank = dict.fromkeys([key for key, *_ in self._fact_keys], "")
         self._check = FactCheck(self.compiled.counts)
         #: (key, type, value) -> its checked JSON fragment: most values (a phase, a level) recur call after call.
         self._frags: dict[tuple[str, type, Any], str] = {}
@@ -533,15 +551,18 @@ class Engine:
         self._pool = _Pool(self._init_session, self._scrub)
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
+        #: Per stage: the fact id of each state of a batch -> its place in the batch.
+        self._batch_ids = [
+            {f"{k}s{level}": k for k in range(BATCH_CHUNK)} for level in range(self.compiled.tactic_level + 1)
+        ]
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
         self._verdicts: dict[str, tuple[int, str]] = {
             rule.name: _verdict(rule.name) for shard in self.compiled.shards for rule in shard.rules
         }
-        #: Situation rule name -> the situation's fact key and its fragment when true (None: no rule reads it).
+        #: Situation id -> its fact key and its fragment when true (None: no rule reads it).
         self._concludes = {
-            name: (key, self._situation_frags[key][1] if key in self._situation_frags else None)
-            for name, (kind, ident) in self._verdicts.items()
-            if kind == 0 and (key := self._situation_keys.get(ident)) is not None
+            ident: (key, self._situation_frags[key][1] if key in self._situation_frags else None)
+            for ident, key in self._situation_keys.items()
         }
         self._cache = _ResultCache(_cache_size)
         _all_engines.add(self)
@@ -620,14 +641,14 @@ class Engine:
         frags = self._blank.copy()
         get = fact.get
         known = self._frags
-        for key, prefix in self._fact_keys:
+        for key, prefix, true, false in self._fact_keys:
             value = get(key, _MISSING)
             if value is _MISSING:
                 continue
             if value is True:
-                frags[key] = prefix + "true"
+                frags[key] = true
             elif value is False:
-                frags[key] = prefix + "false"
+                frags[key] = false
             else:
                 try:
                     at: Any = (key, value.__class__, value)  # the type too: 1 and 1.0 are written differently
@@ -740,26 +761,22 @@ class Engine:
             values.append(stage)
         return values
 
-    def _conclude(self, names: Sequence[str], frags: dict[str, str], values: dict[str, Any] | None) -> None:
-        """Situations concluded by these fired rules become true in the next stage's fragments and guard values."""
+    def _decode(
+        self, names: Sequence[str], found: _Found, frags: dict[str, str], values: dict[str, Any] | None
+    ) -> None:
+        """File the rules fired at one stage under situations, matches, blocks or doubts; each situation
+        concluded becomes true in the next stage's fragments and guard values."""
+        verdicts = self._verdicts
         concludes = self._concludes
         for name in names:
-            found = concludes.get(name)
-            if found is not None:
-                key, frag = found
+            kind, ident = verdicts.get(name) or _verdict(name)
+            found[kind].append(ident)
+            if kind == 0 and (conclusion := concludes.get(ident)) is not None:
+                key, frag = conclusion
                 if values is not None:
                     values[key] = True
                 if frag is not None:
                     frags[key] = frag
-
-    def _firing(self, names: Sequence[str]) -> Firing:
-        """The Firing of every engine rule that fired in one evaluation: each name filed under its verdict."""
-        found: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
-        verdicts = self._verdicts
-        for name in names:
-            kind, ident = verdicts.get(name) or _verdict(name)
-            found[kind].append(ident)
-        return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
     def _stages(self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]) -> tuple[Firing, _Stored]:
         """Run every stage in session ``sid``; what was asserted (per shard) is returned for the caller to retract."""
@@ -768,23 +785,20 @@ class Engine:
         if self._guarded:
             values = dict(fact)
             values.update(self._situation_values)
-        fired: list[str] = []
+        found: _Found = ([], [], [], [])
         stored: _Stored = []
-        texts = self._stage_texts.get(sid) or self._texts(sid)
-        last = len(texts) - 1
         try:
-            for level, (head, retraction) in enumerate(texts):
-                start = len(fired)
+            for level, (head, retraction) in enumerate(self._stage_texts.get(sid) or self._texts(sid)):
+                fired: list[str] = []
                 for engine in self._select(level, values):
                     names = engine.run(head + "".join(engine.pick(frags)) + "}")
                     if names is not None:  # None: it matched no rule and durable-rules kept nothing
                         stored.append((engine, retraction))
                         fired += names
-                if level < last and len(fired) > start:
-                    self._conclude(fired[start:], frags, values)
+                self._decode(fired, found, frags, values)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return self._firing(fired), stored
+        return _firing(found), stored
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -839,37 +853,38 @@ class Engine:
     ) -> tuple[list[Firing], _Stored]:
         """``_stages`` for up to ``BATCH_CHUNK`` facts at once (fact id ``<k>s<stage>`` says whose a message is)."""
         count = len(facts)
-        fired: list[list[str]] = [[] for _ in range(count)]
+        found: list[_Found] = [([], [], [], []) for _ in range(count)]
         values = self._prepare(facts, frags)
         asserted: dict[_ShardEngine, list[str]] = {}
-        texts_by_level = self._batch(sid)
-        last = len(texts_by_level) - 1
+        everyone = list(range(count))
         try:
-            for level, texts in enumerate(texts_by_level):
-                starts = [len(names) for names in fired]
+            for level, texts in enumerate(self._batch(sid)):
+                whose = self._batch_ids[level]
+                fired: list[list[str]] = [[] for _ in range(count)]
+                plan = self._plans.get(level)
                 asks: dict[_ShardEngine, list[int]] = {}
-                if values:
+                if values and plan is not None and plan.indexed:
                     for k in range(count):
                         for engine in self._select(level, values[k]):
                             asks.setdefault(engine, []).append(k)
                 else:
-                    everyone = list(range(count))
                     asks = dict.fromkeys(self._select(level, None), everyone)
                 for engine, ks in asks.items():
-                    stage_texts = [_stage_text(texts[k][0], engine, frags[k]) for k in ks]
+                    pick = engine.pick
+                    stage_texts = [texts[k][0] + "".join(pick(frags[k])) + "}" for k in ks]
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
                     for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
-                        end = message.index('"', 2)
-                        at = message.index(',"id":"', end) + 7
-                        fired[int(message[at : message.index("s", at)])].append(message[2:end])
-                if level < last:
-                    for k in range(count):
-                        if len(fired[k]) > starts[k]:
-                            self._conclude(fired[k][starts[k] :], frags[k], values[k] if values else None)
+                        # '{"<rule>":{"m":{"sid":"<sid>","id":"<k>s<stage>",...': the rule, then the fact id
+                        parts = message.split('"', 12)
+                        state = whose.get(parts[11]) if len(parts) > 11 and parts[9] == "id" else None
+                        fired[_whose(message) if state is None else state].append(parts[1])
+                for k in everyone:
+                    if fired[k]:
+                        self._decode(fired[k], found[k], frags[k], values[k] if values else None)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         stored = [(engine, "[" + ",".join(texts) + "]") for engine, texts in asserted.items()]
-        return [self._firing(names) for names in fired], stored
+        return [_firing(f) for f in found], stored
 
     # -- the result cache ------------------------------------------------------------------------
 
