@@ -284,16 +284,20 @@ class _ShardEngine:
         """Take one stage fact back out of its session (by sid and id), leaving the session empty for reuse."""
         _drl.retract_fact(self.handle, stage)
 
-    def run_many(self, stages: str) -> list[str]:
-        """Assert several stage facts (a JSON array) in one call; the action messages, each naming its rule and fact."""
-        messages: list[str] = []
+    def run_many(self, stages: str, whose: Mapping[str, int], fired: list[list[str]]) -> None:
+        """Assert several stage facts (a JSON array) in one call; each rule that fired goes to ``fired[k]``,
+        ``k`` the state its fact is about (``whose``: fact id -> k)."""
         _, state_handle = _drl.assert_facts(self.handle, stages)  # code 1 when some fact matched nothing
-        message: Any = _drl.start_action_for_state(self.handle, state_handle)
+        complete = _drl.complete_and_start_action
+        handle = self.handle
+        message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            messages.append(message)
-            message = _drl.complete_and_start_action(self.handle, state_handle)
-        return messages
+            # '{"<rule>":{"m":{"sid":"<sid>","id":"<k>s<stage>",...': the rule, then the fact id
+            parts = message.split('"', 12)
+            k = whose.get(parts[11]) if len(parts) > 11 and parts[9] == "id" else None
+            fired[_whose(message) if k is None else k].append(parts[1])
+            message = complete(handle, state_handle)
 
     def retract_many(self, stages: str) -> None:
         """Retract several stage facts (a JSON array of ``{"sid", "id"}``) in one call."""
@@ -526,6 +530,10 @@ class Engine:
                 self.by_level.setdefault(level, []).append(engine)
         self._plans = {level: _stage_plan(engines) for level, engines in self.by_level.items()}
         self._guarded = any(plan.indexed for plan in self._plans.values())
+        #: The plan of each stage in order (a stage without shards asks none).
+        self._stage_plans = [
+            self._plans.get(level, _StagePlan((), ())) for level in range(self.compiled.tactic_level + 1)
+        ]
         self.situation_ids = self.compiled.situation_ids
         self._situation_keys = {name: f"{SITUATION_KEY}{name}" for name in self.situation_ids}
         read = {key for engine in self.shards for key in engine.keys}
@@ -690,10 +698,10 @@ class Engine:
             key = "".join(frags.values())
             result = cache.get(key)
             if result is None:
-                result = self._leased(lambda sid: self._stages(sid, fact, frags))
+                result = self._run(fact, frags)
                 cache.put(key, result)
         else:
-            result = self._leased(lambda sid: self._stages(sid, fact, frags))
+            result = self._run(fact, frags)
         if observed():
             notify(self._ruleset(), result)
         return result
@@ -748,6 +756,18 @@ class Engine:
             pool.release(lease, clean)
         return result
 
+    def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
+        """``_leased`` for one fact's stages, spelled out: the path every ``evaluate`` takes."""
+        pool = self._pool
+        lease = pool.acquire(SESSION_WAIT_SECONDS)
+        clean = False
+        try:
+            result, stored = self._stages(lease.sid, fact, frags)
+            clean = self._retract(stored)
+        finally:
+            pool.release(lease, clean)
+        return result
+
     def _prepare(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Set every situation to false in the fragments; the stage values the shard guards read (if any)."""
         for part in frags:
@@ -787,10 +807,12 @@ class Engine:
             values.update(self._situation_values)
         found: _Found = ([], [], [], [])
         stored: _Stored = []
+        plans = self._stage_plans
         try:
             for level, (head, retraction) in enumerate(self._stage_texts.get(sid) or self._texts(sid)):
                 fired: list[str] = []
-                for engine in self._select(level, values):
+                plan = plans[level]
+                for engine in plan.always if values is None or not plan.indexed else self._select(level, values):
                     names = engine.run(head + "".join(engine.pick(frags)) + "}")
                     if names is not None:  # None: it matched no rule and durable-rules kept nothing
                         stored.append((engine, retraction))
@@ -873,11 +895,7 @@ class Engine:
                     pick = engine.pick
                     stage_texts = [texts[k][0] + "".join(pick(frags[k])) + "}" for k in ks]
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
-                    for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
-                        # '{"<rule>":{"m":{"sid":"<sid>","id":"<k>s<stage>",...': the rule, then the fact id
-                        parts = message.split('"', 12)
-                        state = whose.get(parts[11]) if len(parts) > 11 and parts[9] == "id" else None
-                        fired[_whose(message) if state is None else state].append(parts[1])
+                    engine.run_many("[" + ",".join(stage_texts) + "]", whose, fired)
                 for k in everyone:
                     if fired[k]:
                         self._decode(fired[k], found[k], frags[k], values[k] if values else None)
