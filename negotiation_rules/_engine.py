@@ -280,10 +280,6 @@ class _ShardEngine:
             message = complete(handle, state_handle)
         return names
 
-    def retract(self, stage: str) -> None:
-        """Take one stage fact back out of its session (by sid and id), leaving the session empty for reuse."""
-        _drl.retract_fact(self.handle, stage)
-
     def run_many(self, stages: str, whose: Mapping[str, int], fired: list[list[str]]) -> None:
         """Assert several stage facts (a JSON array) in one call; each rule that fired goes to ``fired[k]``,
         ``k`` the state its fact is about (``whose``: fact id -> k)."""
@@ -298,10 +294,6 @@ class _ShardEngine:
             k = whose.get(parts[11]) if len(parts) > 11 and parts[9] == "id" else None
             fired[_whose(message) if k is None else k].append(parts[1])
             message = complete(handle, state_handle)
-
-    def retract_many(self, stages: str) -> None:
-        """Retract several stage facts (a JSON array of ``{"sid", "id"}``) in one call."""
-        _drl.retract_facts(self.handle, stages)
 
 
 class _StagePlan(NamedTuple):
@@ -555,7 +547,10 @@ class Engine:
             for key in sorted(situation_keys & read)
         }
         self._situations_false = {key: frags[0] for key, frags in self._situation_frags.items()}
-        self._situation_values = dict.fromkeys(self._situation_keys.values(), False)
+        guarded = {key for engine in self.shards for key, _ in engine.guard}
+        #: The fact keys and the situations some shard guard reads: all a stage's ``values`` need.
+        self._guard_keys = tuple(sorted(guarded - situation_keys))
+        self._guard_situations = dict.fromkeys(sorted(guarded & situation_keys), False)
         self._pool = _Pool(self._init_session, self._scrub)
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
@@ -683,9 +678,9 @@ class Engine:
         for engine, text in stored:
             try:
                 if text[0] == "[":
-                    engine.retract_many(text)
+                    _drl.retract_facts(engine.handle, text)
                 else:
-                    engine.retract(text)
+                    _drl.retract_fact(engine.handle, text)
             except _drl.error:
                 clean = False
         return clean
@@ -774,11 +769,12 @@ class Engine:
             part.update(self._situations_false)
         if not self._guarded:
             return []
-        values = []
-        for fact in facts:
-            stage = dict(fact)
-            stage.update(self._situation_values)
-            values.append(stage)
+        return [self._guard_values(fact) for fact in facts]
+
+    def _guard_values(self, fact: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of the keys some shard guard reads, situations false (``_decode`` makes them true)."""
+        values = {key: fact[key] for key in self._guard_keys if key in fact}
+        values.update(self._guard_situations)
         return values
 
     def _decode(
@@ -801,10 +797,7 @@ class Engine:
     def _stages(self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]) -> tuple[Firing, _Stored]:
         """Run every stage in session ``sid``; what was asserted (per shard) is returned for the caller to retract."""
         frags.update(self._situations_false)
-        values: dict[str, Any] | None = None
-        if self._guarded:
-            values = dict(fact)
-            values.update(self._situation_values)
+        values = self._guard_values(fact) if self._guarded else None
         found: _Found = ([], [], [], [])
         stored: _Stored = []
         plans = self._stage_plans
