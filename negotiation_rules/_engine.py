@@ -37,9 +37,15 @@ What one evaluation costs, and what we do about it (figures in docs/performance.
 
 - durable-rules parses the JSON of every fact it is given, once per shard, so each shard gets
   a stage fact holding only the keys its rules read (``Shard.keys``), written from fragments
-  encoded once per evaluation (``"phase":"bargaining"``) instead of ``json.dumps`` per stage;
+  encoded once per evaluation (``,"phase":"bargaining"``, ``""`` for a key the fact lacks) with
+  one join per shard (``_ShardEngine.pick``) instead of ``json.dumps`` per stage;
 - a fact is retracted by its session and id alone (durable-rules looks the stored fact up by
-  id), so the retraction text is a few bytes;
+  id), so the retraction text is a few bytes; a stage fact that matched no rule (assert code 1)
+  is not retracted at all: durable-rules stores a fact only once it reaches a rule
+  (``handleAlpha`` in its events.c), so the session holds nothing of it (a test checks);
+- what fired is read once: each action message's rule name is sliced off as the action loop
+  runs, and filed per stage (``_decode``), which also turns the situations concluded true in
+  the next stage's fragments; a batch's message gives its rule and its state in one split;
 - a shard whose guard (``Shard.guard``: values its rules need) the stage fact does not meet
   is not asked at all; for large rulebooks the compiler groups rules so most shards can be
   skipped that way, and an index on each shard's most selective guard key finds the others;
@@ -55,6 +61,7 @@ import json
 import operator
 import os
 import re
+import string
 import threading
 import time
 import weakref
@@ -79,6 +86,9 @@ _names = itertools.count(1)
 _MISSING: Any = object()
 #: ``evaluate_many`` asserts the stage facts of up to this many states into one shard at once.
 BATCH_CHUNK = 32
+#: The letter that names state ``k`` of a batch in its stage facts' ids (``_batch_id``), and back.
+_BATCH_KEYS = (string.ascii_uppercase + string.ascii_lowercase)[:BATCH_CHUNK]
+_BATCH_K = {letter: k for k, letter in enumerate(_BATCH_KEYS)}
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*\Z").match
 SITUATION_KEY = "situation__"
 #: Engine sessions per ruleset: durable-rules holds at most 1,024 (``MAX_STATE_INDEX_LENGTH``).
@@ -151,10 +161,16 @@ def _firing(found: _Found) -> Firing:
     return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
 
+def _batch_id(k: int, level: int) -> str:
+    """The fact id of state ``k`` of a batch at one stage: one letter for ``k``, so an action message
+    tells whose it is by the character at a known place (``_ShardEngine.run_many``)."""
+    return f"{_BATCH_KEYS[k]}s{level}"
+
+
 def _whose(message: str) -> int:
-    """Which state of a batch an action message is about: ``k`` of its fact id ``<k>s<stage>``, found the long way."""
+    """Which state of a batch an action message is about (its fact id ``_batch_id(k, stage)``), found the long way."""
     at = message.index(',"id":"', message.index('"', 2)) + 7
-    return int(message[at : message.index("s", at)])
+    return _BATCH_K[message[at]]
 
 
 def _picker(keys: Sequence[str]) -> Callable[[Mapping[str, str]], Sequence[str]]:
@@ -209,7 +225,7 @@ class _ShardEngine:
         weakref.finalize(self, _delete_ruleset, self.handle)
         #: Every fact id a session can hold in this shard: one per stage, one per state of a batch per stage.
         self._ids = [f"stage{level}" for level in sorted(self.levels)] + [
-            f"{k}s{level}" for level in sorted(self.levels) for k in range(BATCH_CHUNK)
+            _batch_id(k, level) for level in sorted(self.levels) for k in range(BATCH_CHUNK)
         ]
 
     def init_session(self, sid: str) -> None:
@@ -280,19 +296,26 @@ class _ShardEngine:
             message = complete(handle, state_handle)
         return names
 
-    def run_many(self, stages: str, whose: Mapping[str, int], fired: list[list[str]]) -> None:
+    def run_many(self, stages: str, after: str, fired: list[list[str]]) -> None:
         """Assert several stage facts (a JSON array) in one call; each rule that fired goes to ``fired[k]``,
-        ``k`` the state its fact is about (``whose``: fact id -> k)."""
+        ``k`` the state its fact is about.
+
+        durable-rules writes an action message as ``{"<rule>":{"m":<the fact's text as given>}}``
+        (``serializeResultFrame``), so the rule's name is followed by ``after``
+        (``":{"m":{"sid":"<sid>","id":"``) and the letter that names the state.
+        """
         _, state_handle = _drl.assert_facts(self.handle, stages)  # code 1 when some fact matched nothing
         complete = _drl.complete_and_start_action
         handle = self.handle
+        skip = len(after)
         message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            # '{"<rule>":{"m":{"sid":"<sid>","id":"<k>s<stage>",...': the rule, then the fact id
-            parts = message.split('"', 12)
-            k = whose.get(parts[11]) if len(parts) > 11 and parts[9] == "id" else None
-            fired[_whose(message) if k is None else k].append(parts[1])
+            end = message.find(after, 2)  # a rule's name holds no quote: the first one ends it
+            k = _BATCH_K.get(message[end + skip]) if end > 0 else None
+            if k is None:
+                end, k = message.index('"', 2), _whose(message)
+            fired[k].append(message[2:end])
             message = complete(handle, state_handle)
 
 
@@ -554,10 +577,6 @@ class Engine:
         self._pool = _Pool(self._init_session, self._scrub)
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
-        #: Per stage: the fact id of each state of a batch -> its place in the batch.
-        self._batch_ids = [
-            {f"{k}s{level}": k for k in range(BATCH_CHUNK)} for level in range(self.compiled.tactic_level + 1)
-        ]
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
         self._verdicts: dict[str, tuple[int, str]] = {
             rule.name: _verdict(rule.name) for shard in self.compiled.shards for rule in shard.rules
@@ -843,14 +862,14 @@ class Engine:
         return done
 
     def _batch(self, sid: str) -> tuple[tuple[tuple[str, str], ...], ...]:
-        """Per stage, per state of a batch: the start of its fact text and its retraction (fact id ``<k>s<stage>``)."""
+        """Per stage, per state of a batch: the start of its fact text and its retraction (fact id ``_batch_id``)."""
         texts = self._batch_texts.get(sid)
         if texts is None:
             texts = tuple(
                 tuple(
                     (
-                        f'{{"sid":"{sid}","id":"{k}s{level}","t":"{STAGE_TAG}","level":{level}',
-                        f'{{"sid":"{sid}","id":"{k}s{level}"}}',
+                        f'{{"sid":"{sid}","id":"{_batch_id(k, level)}","t":"{STAGE_TAG}","level":{level}',
+                        f'{{"sid":"{sid}","id":"{_batch_id(k, level)}"}}',
                     )
                     for k in range(BATCH_CHUNK)
                 )
@@ -866,15 +885,15 @@ class Engine:
     def _stages_many(
         self, sid: str, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]
     ) -> tuple[list[Firing], _Stored]:
-        """``_stages`` for up to ``BATCH_CHUNK`` facts at once (fact id ``<k>s<stage>`` says whose a message is)."""
+        """``_stages`` for up to ``BATCH_CHUNK`` facts at once (the fact id, ``_batch_id``, says whose a message is)."""
         count = len(facts)
         found: list[_Found] = [([], [], [], []) for _ in range(count)]
         values = self._prepare(facts, frags)
         asserted: dict[_ShardEngine, list[str]] = {}
         everyone = list(range(count))
+        after = f'":{{"m":{{"sid":"{sid}","id":"'  # what follows a rule's name in an action message
         try:
             for level, texts in enumerate(self._batch(sid)):
-                whose = self._batch_ids[level]
                 fired: list[list[str]] = [[] for _ in range(count)]
                 plan = self._plans.get(level)
                 asks: dict[_ShardEngine, list[int]] = {}
@@ -888,7 +907,7 @@ class Engine:
                     pick = engine.pick
                     stage_texts = [texts[k][0] + "".join(pick(frags[k])) + "}" for k in ks]
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
-                    engine.run_many("[" + ",".join(stage_texts) + "]", whose, fired)
+                    engine.run_many("[" + ",".join(stage_texts) + "]", after, fired)
                 for k in everyone:
                     if fired[k]:
                         self._decode(fired[k], found[k], frags[k], values[k] if values else None)

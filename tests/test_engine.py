@@ -84,8 +84,8 @@ def test_a_stage_fact_that_matched_no_rule_is_not_retracted_and_nothing_stays(mo
 
 
 def test_the_state_a_batch_message_is_about_is_found_wherever_its_fact_id_is() -> None:
-    assert _whose('{"r:x.y#0":{"m":{"sid":"nr1","id":"12s3","t":"nr-stage"}}}') == 12
-    assert _whose('{"r:x.y#0":{"m":{"t":"nr-stage","level":3,"id":"7s3","sid":"nr1"}}}') == 7
+    assert _whose('{"r:x.y#0":{"m":{"sid":"nr1","id":"Ms3","t":"nr-stage"}}}') == 12
+    assert _whose('{"r:x.y#0":{"m":{"t":"nr-stage","level":3,"id":"Hs3","sid":"nr1"}}}') == 7
 
 
 def test_an_engine_failure_is_a_library_error_and_the_next_call_is_right(monkeypatch: pytest.MonkeyPatch) -> None:
