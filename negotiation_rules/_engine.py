@@ -45,7 +45,7 @@ What one evaluation costs, and what we do about it (figures in docs/performance.
   (``handleAlpha`` in its events.c), so the session holds nothing of it (a test checks);
 - what fired is read once: each action message's rule name is sliced off as the action loop
   runs, and filed per stage (``_decode``), which also turns the situations concluded true in
-  the next stage's fragments; a batch's message gives its rule and its state in one split;
+  the next stage's fragments; a batch's message gives its rule and its state with one ``find``;
 - a shard whose guard (``Shard.guard``: values its rules need) the stage fact does not meet
   is not asked at all; for large rulebooks the compiler groups rules so most shards can be
   skipped that way, and an index on each shard's most selective guard key finds the others;
@@ -183,15 +183,6 @@ def _picker(keys: Sequence[str]) -> Callable[[Mapping[str, str]], Sequence[str]]
     return lambda frags: ()
 
 
-def _stage_text(head: str, engine: _ShardEngine, frags: Mapping[str, str]) -> str:
-    """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads.
-
-    Each fragment starts with its comma, and a key the fact does not have is ``""`` (left out,
-    as the full fact would), so the text is one join, with no test per key.
-    """
-    return head + "".join(engine.pick(frags)) + "}"
-
-
 def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
     """Whether the stage values meet a shard guard (an unhashable value is let through)."""
     for key, allowed in guard:
@@ -214,7 +205,8 @@ class _ShardEngine:
     def __init__(self, shard: Shard) -> None:
         self.levels = shard.levels
         self.keys = shard.keys
-        #: The fragments of its keys, out of one evaluation's ``frags`` (see ``_stage_text``).
+        #: The fragments of its keys out of one evaluation's ``frags`` (``Engine.encode``): each starts
+        #: with its comma and a key the fact lacks is ``""``, so its stage fact is ``head + join + "}"``.
         self.pick = _picker(shard.keys)
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
@@ -311,7 +303,7 @@ class _ShardEngine:
         message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            end = message.find(after, 2)  # a rule's name holds no quote: the first one ends it
+            end = message.find(after, 2)  # a rule's name holds no quote, so ``after`` first follows it
             k = _BATCH_K.get(message[end + skip]) if end > 0 else None
             if k is None:
                 end, k = message.index('"', 2), _whose(message)
@@ -913,7 +905,7 @@ class Engine:
                         self._decode(fired[k], found[k], frags[k], values[k] if values else None)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        stored = [(engine, "[" + ",".join(texts) + "]") for engine, texts in asserted.items()]
+        stored = [(engine, "[" + ",".join(parts) + "]") for engine, parts in asserted.items()]
         return [_firing(f) for f in found], stored
 
     # -- the result cache ------------------------------------------------------------------------
