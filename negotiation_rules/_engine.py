@@ -84,7 +84,8 @@ if TYPE_CHECKING:
 _sids = itertools.count(1)
 _names = itertools.count(1)
 _MISSING: Any = object()
-#: ``evaluate_many`` asserts the stage facts of up to this many states into one shard at once.
+#: ``evaluate_many`` asserts the stage facts of up to this many states into one shard at once (at most
+#: 52: each is named by one letter, ``_batch_id``).
 BATCH_CHUNK = 32
 #: The letter that names state ``k`` of a batch in its stage facts' ids (``_batch_id``), and back.
 _BATCH_KEYS = (string.ascii_uppercase + string.ascii_lowercase)[:BATCH_CHUNK]
