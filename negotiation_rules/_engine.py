@@ -37,9 +37,15 @@ What one evaluation costs, and what we do about it (figures in docs/performance.
 
 - durable-rules parses the JSON of every fact it is given, once per shard, so each shard gets
   a stage fact holding only the keys its rules read (``Shard.keys``), written from fragments
-  encoded once per evaluation (``"phase":"bargaining"``) instead of ``json.dumps`` per stage;
+  encoded once per evaluation (``,"phase":"bargaining"``, ``""`` for a key the fact lacks) with
+  one join per shard (``_ShardEngine.pick``) instead of ``json.dumps`` per stage;
 - a fact is retracted by its session and id alone (durable-rules looks the stored fact up by
-  id), so the retraction text is a few bytes;
+  id), so the retraction text is a few bytes; a stage fact that matched no rule (assert code 1)
+  is not retracted at all: durable-rules stores a fact only once it reaches a rule
+  (``handleAlpha`` in its events.c), so the session holds nothing of it (a test checks);
+- what fired is read once: each action message's rule name is sliced off as the action loop
+  runs, and filed per stage (``_decode``), which also turns the situations concluded true in
+  the next stage's fragments; a batch's message gives its rule and its state with one ``find``;
 - a shard whose guard (``Shard.guard``: values its rules need) the stage fact does not meet
   is not asked at all; for large rulebooks the compiler groups rules so most shards can be
   skipped that way, and an index on each shard's most selective guard key finds the others;
@@ -52,8 +58,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import operator
 import os
 import re
+import string
 import threading
 import time
 import weakref
@@ -76,8 +84,12 @@ if TYPE_CHECKING:
 _sids = itertools.count(1)
 _names = itertools.count(1)
 _MISSING: Any = object()
-#: ``evaluate_many`` asserts the stage facts of up to this many states into one shard at once.
+#: ``evaluate_many`` asserts the stage facts of up to this many states into one shard at once (at most
+#: 52: each is named by one letter, ``_batch_id``).
 BATCH_CHUNK = 32
+#: The letter that names state ``k`` of a batch in its stage facts' ids (``_batch_id``), and back.
+_BATCH_KEYS = (string.ascii_uppercase + string.ascii_lowercase)[:BATCH_CHUNK]
+_BATCH_K = {letter: k for k, letter in enumerate(_BATCH_KEYS)}
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*\Z").match
 SITUATION_KEY = "situation__"
 #: Engine sessions per ruleset: durable-rules holds at most 1,024 (``MAX_STATE_INDEX_LENGTH``).
@@ -139,8 +151,10 @@ def _verdict(name: str) -> tuple[int, str]:
 
 
 _T = TypeVar("_T")
-#: What one evaluation found so far: situations, matched rules, blocked rules, doubtful rules.
-_Found = tuple[set[str], set[str], set[str], set[str]]
+#: What one evaluation found: situations, matched rules, blocked rules, doubtful rules (ids, repeats allowed).
+_Found = tuple[list[str], list[str], list[str], list[str]]
+#: What one call asserted and must retract: per shard, one ``{"sid", "id"}`` text or a JSON array of them.
+_Stored = list[tuple["_ShardEngine", str]]
 
 
 def _firing(found: _Found) -> Firing:
@@ -148,13 +162,26 @@ def _firing(found: _Found) -> Firing:
     return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
 
-def _stage_text(head: str, keys: Sequence[str], frags: Mapping[str, str]) -> str:
-    """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads."""
-    try:
-        body = ",".join([frags[k] for k in keys])
-    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
-        body = ",".join([frags[k] for k in keys if k in frags])
-    return f"{head},{body}}}" if body else head + "}"
+def _batch_id(k: int, level: int) -> str:
+    """The fact id of state ``k`` of a batch at one stage: one letter for ``k``, so an action message
+    tells whose it is by the character at a known place (``_ShardEngine.run_many``)."""
+    return f"{_BATCH_KEYS[k]}s{level}"
+
+
+def _whose(message: str) -> int:
+    """Which state of a batch an action message is about (its fact id ``_batch_id(k, stage)``), found the long way."""
+    at = message.index(',"id":"', message.index('"', 2)) + 7
+    return _BATCH_K[message[at]]
+
+
+def _picker(keys: Sequence[str]) -> Callable[[Mapping[str, str]], Sequence[str]]:
+    """``keys`` looked up in a mapping, always as a sequence (``itemgetter`` of one key gives the bare value)."""
+    if len(keys) > 1:
+        return operator.itemgetter(*keys)
+    if keys:
+        key = keys[0]
+        return lambda frags: (frags[key],)
+    return lambda frags: ()
 
 
 def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
@@ -179,6 +206,9 @@ class _ShardEngine:
     def __init__(self, shard: Shard) -> None:
         self.levels = shard.levels
         self.keys = shard.keys
+        #: The fragments of its keys out of one evaluation's ``frags`` (``Engine.encode``): each starts
+        #: with its comma and a key the fact lacks is ``""``, so its stage fact is ``head + join + "}"``.
+        self.pick = _picker(shard.keys)
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
         definition = shard.definition()
@@ -188,7 +218,7 @@ class _ShardEngine:
         weakref.finalize(self, _delete_ruleset, self.handle)
         #: Every fact id a session can hold in this shard: one per stage, one per state of a batch per stage.
         self._ids = [f"stage{level}" for level in sorted(self.levels)] + [
-            f"{k}s{level}" for level in sorted(self.levels) for k in range(BATCH_CHUNK)
+            _batch_id(k, level) for level in sorted(self.levels) for k in range(BATCH_CHUNK)
         ]
 
     def init_session(self, sid: str) -> None:
@@ -239,37 +269,47 @@ class _ShardEngine:
         _drl.retract_facts(self.handle, json.dumps([{"sid": sid, "id": ident} for ident in self._ids]))
         return bool(json.loads(_drl.get_facts(self.handle, sid)) == [])
 
-    def run(self, stage: str) -> list[str]:
-        """Assert one stage fact and return the names of the rules that fired on it, in order."""
-        names: list[str] = []
+    def run(self, stage: str) -> list[str] | None:
+        """Assert one stage fact; the names of the rules that fired on it, in order.
+
+        None when it matched no rule: durable-rules then kept nothing (it stores a fact only
+        once the fact reaches a rule, ``handleAlpha`` in events.c), so there is nothing to retract.
+        """
         code, state_handle = _drl.assert_fact(self.handle, stage)
         if code != 0:
-            return names
-        message: Any = _drl.start_action_for_state(self.handle, state_handle)
+            return None if code == 1 else []  # 2: a fact with this id was there already; it is retracted
+        names: list[str] = []
+        append = names.append
+        complete = _drl.complete_and_start_action
+        handle = self.handle
+        message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            names.append(message[2 : message.index('"', 2)])
-            message = _drl.complete_and_start_action(self.handle, state_handle)
+            append(message[2 : message.index('"', 2)])
+            message = complete(handle, state_handle)
         return names
 
-    def retract(self, stage: str) -> None:
-        """Take one stage fact back out of its session (by sid and id), leaving the session empty for reuse."""
-        _drl.retract_fact(self.handle, stage)
+    def run_many(self, stages: str, after: str, fired: list[list[str]]) -> None:
+        """Assert several stage facts (a JSON array) in one call; each rule that fired goes to ``fired[k]``,
+        ``k`` the state its fact is about.
 
-    def run_many(self, stages: str) -> list[str]:
-        """Assert several stage facts (a JSON array) in one call; the action messages, each naming its rule and fact."""
-        messages: list[str] = []
+        durable-rules writes an action message as ``{"<rule>":{"m":<the fact's text as given>}}``
+        (``serializeResultFrame``), so the rule's name is followed by ``after``
+        (``":{"m":{"sid":"<sid>","id":"``) and the letter that names the state.
+        """
         _, state_handle = _drl.assert_facts(self.handle, stages)  # code 1 when some fact matched nothing
-        message: Any = _drl.start_action_for_state(self.handle, state_handle)
+        complete = _drl.complete_and_start_action
+        handle = self.handle
+        skip = len(after)
+        message: Any = _drl.start_action_for_state(handle, state_handle)
         message = message[1] if message else None
         while message:
-            messages.append(message)
-            message = _drl.complete_and_start_action(self.handle, state_handle)
-        return messages
-
-    def retract_many(self, stages: str) -> None:
-        """Retract several stage facts (a JSON array of ``{"sid", "id"}``) in one call."""
-        _drl.retract_facts(self.handle, stages)
+            end = message.find(after, 2)  # a rule's name holds no quote, so ``after`` first follows it
+            k = _BATCH_K.get(message[end + skip]) if end > 0 else None
+            if k is None:
+                end, k = message.index('"', 2), _whose(message)
+            fired[k].append(message[2:end])
+            message = complete(handle, state_handle)
 
 
 class _StagePlan(NamedTuple):
@@ -349,9 +389,7 @@ class _Lease:
     """A session handed to one call; the pool keeps only a weak reference, so a lost lease is noticed."""
 
     __slots__ = ("__weakref__", "sid")
-
-    def __init__(self) -> None:
-        self.sid = ""
+    sid: str  # set by ``_Pool.acquire`` before the lease is handed out
 
 
 class _Pool:
@@ -392,6 +430,14 @@ class _Pool:
         """
         lease = _Lease()
         ref = weakref.ref(lease)
+        with self.lock:  # the common case: an idle session (``_take``'s first loop, inline)
+            idle, status = self.idle, self.status
+            while idle:
+                first = idle.pop()
+                if status.get(first) is _IDLE:
+                    lease.sid = first
+                    status[first] = ref
+                    return lease
         deadline = time.monotonic() + timeout
         pause = 0.001
         while True:
@@ -492,26 +538,46 @@ class Engine:
                 self.by_level.setdefault(level, []).append(engine)
         self._plans = {level: _stage_plan(engines) for level, engines in self.by_level.items()}
         self._guarded = any(plan.indexed for plan in self._plans.values())
+        #: The plan of each stage in order (a stage without shards asks none).
+        self._stage_plans = [
+            self._plans.get(level, _StagePlan((), ())) for level in range(self.compiled.tactic_level + 1)
+        ]
         self.situation_ids = self.compiled.situation_ids
         self._situation_keys = {name: f"{SITUATION_KEY}{name}" for name in self.situation_ids}
         read = {key for engine in self.shards for key in engine.keys}
         situation_keys = set(self._situation_keys.values())
-        #: The keys of a fact the rules can read, each with its JSON prefix, in a fixed order.
-        self._fact_keys = tuple((key, json.dumps(key) + ":") for key in sorted(read - situation_keys))
+        #: The keys of a fact the rules can read, each with its JSON prefix (comma first) and its
+        #: fragments for true and false, in a fixed order.
+        self._fact_keys = tuple(
+            (key, prefix, prefix + "true", prefix + "false")
+            for key in sorted(read - situation_keys)
+            for prefix in ["," + json.dumps(key) + ":"]
+        )
+        #: ``encode``'s start: every such key without a value (``""``: left out of the stage facts).
+        self._blank = dict.fromkeys([key for key, *_ in self._fact_keys], "")
         self._check = FactCheck(self.compiled.counts)
         #: (key, type, value) -> its checked JSON fragment: most values (a phase, a level) recur call after call.
         self._frags: dict[tuple[str, type, Any], str] = {}
         self._situation_frags = {
-            key: (json.dumps(key) + ":false", json.dumps(key) + ":true") for key in sorted(situation_keys & read)
+            key: ("," + json.dumps(key) + ":false", "," + json.dumps(key) + ":true")
+            for key in sorted(situation_keys & read)
         }
         self._situations_false = {key: frags[0] for key, frags in self._situation_frags.items()}
-        self._situation_values = dict.fromkeys(self._situation_keys.values(), False)
+        guarded = {key for engine in self.shards for key, _ in engine.guard}
+        #: The fact keys and the situations some shard guard reads: all a stage's ``values`` need.
+        self._guard_keys = tuple(sorted(guarded - situation_keys))
+        self._guard_situations = dict.fromkeys(sorted(guarded & situation_keys), False)
         self._pool = _Pool(self._init_session, self._scrub)
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
         self._verdicts: dict[str, tuple[int, str]] = {
             rule.name: _verdict(rule.name) for shard in self.compiled.shards for rule in shard.rules
+        }
+        #: Situation id -> its fact key and its fragment when true (None: no rule reads it).
+        self._concludes = {
+            ident: (key, self._situation_frags[key][1] if key in self._situation_frags else None)
+            for ident, key in self._situation_keys.items()
         }
         self._cache = _ResultCache(_cache_size)
         _all_engines.add(self)
@@ -581,22 +647,23 @@ class Engine:
     # -- evaluation ------------------------------------------------------------------------------
 
     def encode(self, fact: Mapping[str, Any]) -> dict[str, str]:
-        """``"key":value`` JSON fragments of every fact key a rule reads (situations are set per stage).
+        """``,"key":value`` JSON fragments of every fact key a rule reads, ``""`` for a key the fact
+        lacks (situations are set per stage); joined, they are the fact as the rules see it.
 
         Each value is checked against its field first (``FactCheck``): a state built without
         validation (``model_copy(update=...)``) must not hand durable-rules a value it fails on.
         """
-        frags: dict[str, str] = {}
+        frags = self._blank.copy()
         get = fact.get
         known = self._frags
-        for key, prefix in self._fact_keys:
+        for key, prefix, true, false in self._fact_keys:
             value = get(key, _MISSING)
             if value is _MISSING:
                 continue
             if value is True:
-                frags[key] = prefix + "true"
+                frags[key] = true
             elif value is False:
-                frags[key] = prefix + "false"
+                frags[key] = false
             else:
                 try:
                     at: Any = (key, value.__class__, value)  # the type too: 1 and 1.0 are written differently
@@ -613,18 +680,19 @@ class Engine:
                 frags[key] = frag
         return frags
 
-    def _retract(self, asserted: dict[_ShardEngine, list[str]], many: bool) -> bool:
+    @staticmethod
+    def _retract(stored: _Stored) -> bool:
         """Retract what a call asserted, one call per shard; False when durable-rules refused (then scrubbed).
 
-        Each text is one retraction (``{"sid", "id"}``), or with ``many`` several joined by commas.
+        Each text is one retraction (``{"sid", "id"}``) or a JSON array of them (a batch).
         """
         clean = True
-        for engine, texts in asserted.items():
+        for engine, text in stored:
             try:
-                if len(texts) == 1 and not many:
-                    engine.retract(texts[0])
+                if text[0] == "[":
+                    _drl.retract_facts(engine.handle, text)
                 else:
-                    engine.retract_many("[" + ",".join(texts) + "]")
+                    _drl.retract_fact(engine.handle, text)
             except _drl.error:
                 clean = False
         return clean
@@ -632,24 +700,26 @@ class Engine:
     def evaluate(self, fact: dict[str, Any]) -> Firing:
         """Run the stages for one flat fact in a pooled session that is emptied again afterwards."""
         frags = self.encode(fact)
-        cache = self._cache if self._cache.size else None
-        key = ",".join(frags.values()) if cache is not None else ""
-        result = cache.get(key) if cache is not None else None
-        if result is None:
-            result = self._run(fact, frags)
-            if cache is not None:
+        cache = self._cache
+        if cache.size:
+            key = "".join(frags.values())
+            result = cache.get(key)
+            if result is None:
+                result = self._run(fact, frags)
                 cache.put(key, result)
+        else:
+            result = self._run(fact, frags)
         if observed():
             notify(self._ruleset(), result)
         return result
 
-    def _select(self, level: int, values: Mapping[str, Any]) -> list[_ShardEngine]:
-        """The shards of one stage whose guards this stage fact meets."""
+    def _select(self, level: int, values: Mapping[str, Any] | None) -> Sequence[_ShardEngine]:
+        """The shards of one stage whose guards this stage fact meets (all of them without ``values``)."""
         plan = self._plans.get(level)
         if plan is None:
-            return []
-        if not plan.indexed:
-            return list(plan.always)
+            return ()
+        if not plan.indexed or values is None:
+            return plan.always
         asked = list(plan.always)
         for key, table, every in plan.indexed:
             try:
@@ -676,25 +746,34 @@ class Engine:
             self._stage_texts[sid] = texts
         return texts
 
-    def _leased(self, stages: Callable[[str], tuple[_T, dict[_ShardEngine, list[str]]]], many: bool) -> _T:
+    def _leased(self, stages: Callable[[str], tuple[_T, _Stored]]) -> _T:
         """Run ``stages(sid)`` in a session leased from the pool, retract what it asserted, give the session back.
 
         The session goes back idle only when the stages ended normally and every retraction
         succeeded; otherwise (an error, an interrupt between two calls) it is dirty and scrubbed
         before anyone uses it again.
         """
-        lease = self._pool.acquire(SESSION_WAIT_SECONDS)
+        pool = self._pool
+        lease = pool.acquire(SESSION_WAIT_SECONDS)
         clean = False
         try:
-            result, asserted = stages(lease.sid)
-            clean = self._retract(asserted, many)
+            result, stored = stages(lease.sid)
+            clean = self._retract(stored)
         finally:
-            self._pool.release(lease, clean)
+            pool.release(lease, clean)
         return result
 
     def _run(self, fact: Mapping[str, Any], frags: dict[str, str]) -> Firing:
-        """One fact's stages in a leased session."""
-        return self._leased(lambda sid: self._stages(sid, fact, frags), many=False)
+        """``_leased`` for one fact's stages, spelled out: the path every ``evaluate`` takes."""
+        pool = self._pool
+        lease = pool.acquire(SESSION_WAIT_SECONDS)
+        clean = False
+        try:
+            result, stored = self._stages(lease.sid, fact, frags)
+            clean = self._retract(stored)
+        finally:
+            pool.release(lease, clean)
+        return result
 
     def _prepare(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Set every situation to false in the fragments; the stage values the shard guards read (if any)."""
@@ -702,57 +781,51 @@ class Engine:
             part.update(self._situations_false)
         if not self._guarded:
             return []
-        values = []
-        for fact in facts:
-            stage = dict(fact)
-            stage.update(self._situation_values)
-            values.append(stage)
+        return [self._guard_values(fact) for fact in facts]
+
+    def _guard_values(self, fact: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of the keys some shard guard reads, situations false (``_decode`` makes them true)."""
+        values = {key: fact[key] for key in self._guard_keys if key in fact}
+        values.update(self._guard_situations)
         return values
 
-    def _conclude(self, news: list[str], frags: dict[str, str], values: dict[str, Any] | None) -> None:
-        """Situations concluded at the last stage become true in the next stage's fragments and guard values."""
-        for name in news:
-            key = self._situation_keys[name]
-            if values is not None:
-                values[key] = True
-            if key in self._situation_frags:
-                frags[key] = self._situation_frags[key][1]
-        news.clear()
-
-    def _decode(self, names: Sequence[str], found: _Found, news: list[str]) -> None:
-        """File fired engine rules under situations, matches, blocks or doubts; new situations go to ``news``."""
+    def _decode(
+        self, names: Sequence[str], found: _Found, frags: dict[str, str], values: dict[str, Any] | None
+    ) -> None:
+        """File the rules fired at one stage under situations, matches, blocks or doubts; each situation
+        concluded becomes true in the next stage's fragments and guard values."""
         verdicts = self._verdicts
+        concludes = self._concludes
         for name in names:
             kind, ident = verdicts.get(name) or _verdict(name)
-            if kind == 0 and ident not in found[0]:
-                news.append(ident)
-            found[kind].add(ident)
+            found[kind].append(ident)
+            if kind == 0 and (conclusion := concludes.get(ident)) is not None:
+                key, frag = conclusion
+                if values is not None:
+                    values[key] = True
+                if frag is not None:
+                    frags[key] = frag
 
-    def _stages(
-        self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]
-    ) -> tuple[Firing, dict[_ShardEngine, list[str]]]:
+    def _stages(self, sid: str, fact: Mapping[str, Any], frags: dict[str, str]) -> tuple[Firing, _Stored]:
         """Run every stage in session ``sid``; what was asserted (per shard) is returned for the caller to retract."""
-        found: _Found = (set(), set(), set(), set())
-        asserted: dict[_ShardEngine, list[str]] = {}
-        guarded = self._prepare((fact,), [frags])
-        values = guarded[0] if guarded else None
-        news: list[str] = []
+        frags.update(self._situations_false)
+        values = self._guard_values(fact) if self._guarded else None
+        found: _Found = ([], [], [], [])
+        stored: _Stored = []
+        plans = self._stage_plans
         try:
-            for level, (head, retraction) in enumerate(self._texts(sid)):
-                self._conclude(news, frags, values)
-                derived: list[str] = []
-                for engine in self._select(level, values) if values is not None else self._always(level):
-                    asserted.setdefault(engine, []).append(retraction)  # before the call: an interrupt may follow it
-                    derived.extend(engine.run(_stage_text(head, engine.keys, frags)))
-                self._decode(derived, found, news)
+            for level, (head, retraction) in enumerate(self._stage_texts.get(sid) or self._texts(sid)):
+                fired: list[str] = []
+                plan = plans[level]
+                for engine in plan.always if values is None or not plan.indexed else self._select(level, values):
+                    names = engine.run(head + "".join(engine.pick(frags)) + "}")
+                    if names is not None:  # None: it matched no rule and durable-rules kept nothing
+                        stored.append((engine, retraction))
+                        fired += names
+                self._decode(fired, found, frags, values)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return _firing(found), asserted
-
-    def _always(self, level: int) -> tuple[_ShardEngine, ...]:
-        """The shards of one stage when no shard has a guard: all of them."""
-        plan = self._plans.get(level)
-        return plan.always if plan is not None else ()
+        return _firing(found), stored
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -762,7 +835,7 @@ class Engine:
         frags = [self.encode(fact) for fact in facts]
         results: list[Firing | None] = [None] * len(facts)
         cache = self._cache if self._cache.size else None
-        keys = [",".join(f.values()) for f in frags] if cache is not None else []
+        keys = ["".join(f.values()) for f in frags] if cache is not None else []
         todo: list[int] = []
         for i in range(len(facts)):
             results[i] = cache.get(keys[i]) if cache is not None else None
@@ -782,14 +855,14 @@ class Engine:
         return done
 
     def _batch(self, sid: str) -> tuple[tuple[tuple[str, str], ...], ...]:
-        """Per stage, per state of a batch: the start of its fact text and its retraction (fact id ``<k>s<stage>``)."""
+        """Per stage, per state of a batch: the start of its fact text and its retraction (fact id ``_batch_id``)."""
         texts = self._batch_texts.get(sid)
         if texts is None:
             texts = tuple(
                 tuple(
                     (
-                        f'{{"sid":"{sid}","id":"{k}s{level}","t":"{STAGE_TAG}","level":{level}',
-                        f'{{"sid":"{sid}","id":"{k}s{level}"}}',
+                        f'{{"sid":"{sid}","id":"{_batch_id(k, level)}","t":"{STAGE_TAG}","level":{level}',
+                        f'{{"sid":"{sid}","id":"{_batch_id(k, level)}"}}',
                     )
                     for k in range(BATCH_CHUNK)
                 )
@@ -800,39 +873,41 @@ class Engine:
 
     def _run_many(self, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]) -> list[Firing]:
         """Up to ``BATCH_CHUNK`` facts' stages together in one leased session."""
-        return self._leased(lambda sid: self._stages_many(sid, facts, frags), many=True)
+        return self._leased(lambda sid: self._stages_many(sid, facts, frags))
 
     def _stages_many(
         self, sid: str, facts: Sequence[Mapping[str, Any]], frags: list[dict[str, str]]
-    ) -> tuple[list[Firing], dict[_ShardEngine, list[str]]]:
-        """``_stages`` for up to ``BATCH_CHUNK`` facts at once (fact id ``<k>s<stage>`` says whose a message is)."""
+    ) -> tuple[list[Firing], _Stored]:
+        """``_stages`` for up to ``BATCH_CHUNK`` facts at once (the fact id, ``_batch_id``, says whose a message is)."""
         count = len(facts)
-        found: list[_Found] = [(set(), set(), set(), set()) for _ in range(count)]
-        news: list[list[str]] = [[] for _ in range(count)]
+        found: list[_Found] = [([], [], [], []) for _ in range(count)]
         values = self._prepare(facts, frags)
         asserted: dict[_ShardEngine, list[str]] = {}
+        everyone = list(range(count))
+        after = f'":{{"m":{{"sid":"{sid}","id":"'  # what follows a rule's name in an action message
         try:
             for level, texts in enumerate(self._batch(sid)):
-                for k in range(count):
-                    self._conclude(news[k], frags[k], values[k] if values else None)
+                fired: list[list[str]] = [[] for _ in range(count)]
+                plan = self._plans.get(level)
                 asks: dict[_ShardEngine, list[int]] = {}
-                if values:
+                if values and plan is not None and plan.indexed:
                     for k in range(count):
                         for engine in self._select(level, values[k]):
                             asks.setdefault(engine, []).append(k)
                 else:
-                    everyone = list(range(count))
-                    asks = dict.fromkeys(self._always(level), everyone)
+                    asks = dict.fromkeys(self._select(level, None), everyone)
                 for engine, ks in asks.items():
-                    stage_texts = [_stage_text(texts[k][0], engine.keys, frags[k]) for k in ks]
+                    pick = engine.pick
+                    stage_texts = [texts[k][0] + "".join(pick(frags[k])) + "}" for k in ks]
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
-                    for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
-                        at = message.index(',"id":"') + 7
-                        k = int(message[at : message.index("s", at)])
-                        self._decode((message[2 : message.index('"', 2)],), found[k], news[k])
+                    engine.run_many("[" + ",".join(stage_texts) + "]", after, fired)
+                for k in everyone:
+                    if fired[k]:
+                        self._decode(fired[k], found[k], frags[k], values[k] if values else None)
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
-        return [_firing(f) for f in found], asserted
+        stored = [(engine, "[" + ",".join(parts) + "]") for engine, parts in asserted.items()]
+        return [_firing(f) for f in found], stored
 
     # -- the result cache ------------------------------------------------------------------------
 

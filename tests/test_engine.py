@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from negotiation_rules import EngineError, NegotiationState, Ruleset, RulesetError, advise
 from negotiation_rules._compiler import MAX_RULES_PER_SHARD
-from negotiation_rules._engine import Engine, _ShardEngine, engine_for
+from negotiation_rules._engine import Engine, _ShardEngine, _whose, engine_for
 from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._explain import python_firing
 from negotiation_rules._pipeline import facts_for, fire
@@ -52,6 +52,40 @@ def test_a_call_leaves_no_facts_behind_in_the_engine() -> None:
     for _, state in EXAMPLES.values():
         advise(state)
     assert engine._sessions and no_facts_left(engine)
+
+
+def test_a_stage_fact_that_matched_no_rule_is_not_retracted_and_nothing_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """durable-rules keeps a fact only once it reaches a rule (assert code 0); one that matched none (code 1) is not
+    retracted, and every session is still empty after each call."""
+    engine = engine_for(builtin_ruleset())
+    calls: list[tuple[str, int]] = []
+    real_assert, real_retract = drl.assert_fact, drl.retract_fact
+
+    def asserting(handle: int, text: str) -> Any:
+        out = real_assert(handle, text)
+        if '"id":"stage' in text:  # not a session being opened
+            calls.append(("assert", out[0]))
+        return out
+
+    def retracting(handle: int, text: str) -> Any:
+        if '"id":"stage' in text:  # not a probe for a session's state handle
+            calls.append(("retract", 0))
+        return real_retract(handle, text)
+
+    monkeypatch.setattr(drl, "assert_fact", asserting)
+    monkeypatch.setattr(drl, "retract_fact", retracting)
+    for state in [s for _, s in EXAMPLES.values()] + [NegotiationState(phase=p) for p in ("opening", "closing")]:
+        calls.clear()
+        advise(state, questions=0)
+        codes = [code for what, code in calls if what == "assert"]
+        assert sum(1 for what, _ in calls if what == "retract") == codes.count(0)
+        assert no_facts_left(engine)
+    assert 1 in codes  # the case is exercised
+
+
+def test_the_state_a_batch_message_is_about_is_found_wherever_its_fact_id_is() -> None:
+    assert _whose('{"r:x.y#0":{"m":{"sid":"nr1","id":"Ms3","t":"nr-stage"}}}') == 12
+    assert _whose('{"r:x.y#0":{"m":{"t":"nr-stage","level":3,"id":"Hs3","sid":"nr1"}}}') == 7
 
 
 def test_an_engine_failure_is_a_library_error_and_the_next_call_is_right(monkeypatch: pytest.MonkeyPatch) -> None:
