@@ -139,11 +139,16 @@ def test_advice_is_the_same_whether_the_bases_are_remembered_or_not() -> None:
 
     states = list(sample_states())
     warm = [advise(s, questions=0) for s in states] + [advise(s, questions=0) for s in states]
-    for plan in _plans_of(builtin_ruleset()).rules.values():
-        for trace in (plan.when, plan.unless, plan.not_unless, plan.unknown):
+    plans = _plans_of(builtin_ruleset())
+    for plan in plans.rules.values():
+        for trace in (plan.basis, plan.when, plan.unless, plan.unknown):
             trace.memo.clear()
+        for wording in (plan.wording, *plan.by_side.values()):
+            wording.memo.clear()
+    plans.scorings.clear()
     cold = [advise(s, questions=0) for s in states]
     assert warm[: len(states)] == warm[len(states) :] == cold
+    assert [a.model_dump_json() for a in warm[: len(states)]] == [a.model_dump_json() for a in cold]
 
 
 def test_threads_switching_between_any_two_durable_rules_calls_get_the_sequential_answers() -> None:
