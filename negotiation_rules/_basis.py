@@ -131,12 +131,8 @@ def facts_of(
 
 def was_given(state: NegotiationState, path: str) -> bool:
     """Whether the user set ``path`` explicitly (rather than leaving it to its default)."""
-    return _given_in(state, _parts(path))
-
-
-def _given_in(obj: object, parts: tuple[str, ...]) -> bool:
-    """``was_given`` with the path already split."""
-    for part in parts:
+    obj: object = state
+    for part in path.split("."):
         if part not in getattr(obj, "model_fields_set", ()):
             return False
         obj = getattr(obj, part)
@@ -185,10 +181,11 @@ def shared_fact(path: str, value: Any, stated: bool) -> Fact:
 
 #: How a path gives its fact (see ``facts_of``): a state field, a count over a list, a trend of the history.
 FIELD, COUNT, TREND = 0, 1, 2
-#: Per path: its kind, its value, and the Fact it gives when left to its default, stated, derived (None: no fact).
-Entry = tuple[str, int, Any, tuple[Fact | None, Fact | None, Fact | None]]
-#: The status of a path in one evaluation: the index into an Entry's facts.
+#: The status of a path in one evaluation, and the index of the Fact it gives in an Entry.
 DEFAULT, STATED, DERIVED = 0, 1, 2
+#: Per path: the path, its kind, its value, the Fact it gives left to its default, stated, derived (None: no
+#: fact), and for a field its getter and its parts (to tell a derived value and whether the user set it).
+Entry = tuple[str, int, Any, tuple[Fact | None, Fact | None, Fact | None], Any, tuple[str, ...]]
 
 
 def entries(tests: Sequence[Test | Count], effective: NegotiationState, fact: Mapping[str, Any]) -> tuple[Entry, ...]:
@@ -199,25 +196,25 @@ def entries(tests: Sequence[Test | Count], effective: NegotiationState, fact: Ma
     so the entries can be remembered per value of those keys; only whether the user set a path
     and whether it was derived differs between states that share them.
     """
-    out: dict[str, Entry] = {}
+    out: dict[str, Entry | None] = {}
     for test in tests:
         path = test.path
         if path in out:
             continue
         if isinstance(test, Count):
             counted = shared_fact(path, fact.get(test.key, 0), True)
-            out[path] = (path, COUNT, None, (None, counted, counted))
+            out[path] = (path, COUNT, None, (None, counted, counted), None, _parts(path))
         elif path.startswith(TREND_PREFIX):
             trend = shared_fact(path, bool(fact.get(test.key)), False)
-            out[path] = (path, TREND, None, (trend, trend, trend))
+            out[path] = (path, TREND, None, (trend, trend, trend), None, ())
         else:
             value = value_at(effective, path)
             if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
-                out[path] = (path, FIELD, value, (None, None, None))  # never a basis: an unknown
+                out[path] = None  # never a basis: an unknown
             else:
-                derived = shared_fact(path, value, False)
-                out[path] = (path, FIELD, value, (None, shared_fact(path, value, True), derived))
-    return tuple(entry for entry in out.values() if entry[3] != (None, None, None))
+                facts = (None, shared_fact(path, value, True), shared_fact(path, value, False))
+                out[path] = (path, FIELD, value, facts, _getter(path), _parts(path))
+    return tuple(entry for entry in out.values() if entry is not None)
 
 
 class Stated:
@@ -239,19 +236,22 @@ class Stated:
         """The Facts these entries give in this evaluation, in order (a new list)."""
         out = []
         status = self.status
-        for path, kind, value, facts in found:
+        given = self.given
+        for path, kind, value, facts, getter, parts in found:
             at = status.get(path)
             if at is None:
-                at = status[path] = self._status(path, kind, value)
+                if kind == TREND or (kind == FIELD and getter(given) != value):
+                    at = DERIVED
+                else:  # was_given(given, path)
+                    at = STATED
+                    obj: object = given
+                    for part in parts:
+                        if part not in getattr(obj, "model_fields_set", ()):
+                            at = DEFAULT
+                            break
+                        obj = getattr(obj, part)
+                status[path] = at
             made = facts[at]
             if made is not None:
                 out.append(made)
         return out
-
-    def _status(self, path: str, kind: int, value: Any) -> int:
-        """DEFAULT, STATED or DERIVED for one path (as ``facts_of`` decides it)."""
-        if kind == TREND:
-            return DERIVED
-        if kind == FIELD and _getter(path)(self.given) != value:
-            return DERIVED
-        return STATED if _given_in(self.given, _parts(path)) else DEFAULT

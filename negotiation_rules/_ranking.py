@@ -83,16 +83,26 @@ class _Trace:
     rule that reads three keys has few distinct answers even over thousands of distinct states.
     """
 
-    __slots__ = ("keys", "memo")
+    __slots__ = ("fact_keys", "flag_ids", "keys", "memo")
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        """An empty memo for a condition that reads ``keys`` (see ``reads``)."""
-        self.keys = keys
+    def __init__(self, keys: tuple[str, ...], flags: Mapping[str, str] | None = None) -> None:
+        """An empty memo for a condition that reads ``keys`` (see ``reads``); ``flags``: situation key -> id."""
+        flags = flags or {}
+        self.fact_keys = tuple(key for key in keys if key not in flags)  # read off the flat fact ...
+        self.flag_ids = tuple(flags[key] for key in keys if key in flags)  # ... and the situations that held
+        self.keys = (*self.fact_keys, *(key for key in keys if key in flags))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def get(self, stage: Mapping[str, Any], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
         """The remembered answer for these values of the keys, else ``compute()`` (then remembered)."""
-        values = tuple(map(stage.get, self.keys))
+        return self.remember(tuple(map(stage.get, self.keys)), compute)
+
+    def values(self, fact: Mapping[str, Any], held: frozenset[str]) -> tuple[Any, ...]:
+        """The values of the keys in the stage fact (``fact`` with a flag per situation) without building it."""
+        return (*map(fact.get, self.fact_keys), *map(held.__contains__, self.flag_ids))
+
+    def remember(self, values: tuple[Any, ...], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
+        """The remembered answer for these values (and their types), else ``compute()`` (then remembered)."""
         try:
             found = self.memo.get(at := (*values, *map(type, values)))
         except TypeError:  # an unhashable value (a state changed past validation): no memo
@@ -122,13 +132,9 @@ def reads(cond: Condition | None, situations: Mapping[str, Condition]) -> tuple[
 
 
 class _Wording:
-    """A move and its rationale, the rationale's placeholders found once and its filled texts remembered per value.
+    """A move and its rationale, the rationale's placeholders found once."""
 
-    ``label`` gives the same words for the same value (and type) of a path, so the filled text
-    depends only on the placeholders' values: a rationale naming the phase has five texts.
-    """
-
-    __slots__ = ("getter", "literals", "memo", "move", "paths")
+    __slots__ = ("literals", "move", "paths")
 
     def __init__(self, move: str, rationale: str) -> None:
         """The wording of one rule, for one side or for both."""
@@ -136,31 +142,12 @@ class _Wording:
         self.move = move
         self.literals = tuple(parts[0::2])
         self.paths = tuple(parts[1::2])
-        self.getter = operator.attrgetter(*self.paths) if self.paths else None
-        self.memo: dict[tuple[Any, ...], str] = {}
 
     def fill(self, state: NegotiationState) -> str:
-        """``fill(rationale, state)``: remembered per value of the placeholders."""
-        if self.getter is None:
-            return self.literals[0]
-        got = self.getter(state)
-        values = (got,) if len(self.paths) == 1 else got
-        try:
-            found = self.memo.get(at := (*values, *map(type, values)))
-        except TypeError:  # an unhashable value (a state changed past validation): no memo
-            return self._fill(values)
-        if found is None:
-            found = self._fill(values)
-            if len(self.memo) >= TRACE_LIMIT:
-                self.memo.clear()
-            self.memo[at] = found
-        return found
-
-    def _fill(self, values: tuple[Any, ...]) -> str:
-        """The rationale with each placeholder's value in plain words."""
+        """``fill(rationale, state)``: each placeholder's value in plain words."""
         out = [self.literals[0]]
-        for path, value, literal in zip(self.paths, values, self.literals[1:], strict=True):
-            out.append(label(path, value))
+        for path, literal in zip(self.paths, self.literals[1:], strict=True):
+            out.append(label(path, value_at(state, path)))
             out.append(literal)
         return "".join(out)
 
@@ -171,15 +158,17 @@ class _RulePlan:
 
     rule: Rule
     tactic: str
+    family: str
     fit: float
     score: float  # without a playbook
     specificity: int
     sources: tuple[Source, ...]  # frozen models, safely shared by every Recommendation
-    fields: dict[str, Any]  # a Recommendation's fields that do not depend on the state, in field order
     wording: _Wording  # the side-neutral move and rationale
     by_side: dict[str, _Wording]  # ... and per side, when the rule words them per side
+    words: operator.attrgetter[Any]  # what the wording reads of the state: the side (if worded per side), placeholders
     ruled_out: Condition | None  # the never-when negated (what rules it out), once
-    basis: _Trace  # a recommendation's basis entries (``when`` held, never-when ruled out), per value of its keys
+    recommend: _Trace  # a recommendation's move, rationale and basis entries (``when`` held, never-when ruled
+    #: out), per value of the keys the conditions read and of what the wording reads
     when: _Trace  # the basis entries of ``when`` alone ...
     unless: _Trace  # ... of the never-when ...
     unknown: _Trace  # ... and the reason the rule waits for unknown facts (one text)
@@ -190,8 +179,7 @@ class _Plans(NamedTuple):
 
     rules: dict[str, _RulePlan]
     situations: dict[str, Condition]
-    flag_keys: tuple[str, ...]  # the stage key of every situation ...
-    flag_ids: tuple[str, ...]  # ... and its id
+    flags: dict[str, str]  # the stage key of every situation -> its id
     tactic_of: dict[str, str]  # rule id -> its tactic
     scorings: dict[Any, _Scoring]  # per playbook (its content) or None: see ``_scoring``
 
@@ -205,33 +193,38 @@ def _build_plans(ruleset: Ruleset) -> _Plans:
     """What ranking needs of each rule that does not depend on the state, and the situations' conditions."""
     situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
     plans = {}
+    flags = {Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key: s.id for s in ruleset.situations}
     for rule in ruleset.rules:
+        when, unless = reads(rule.when, situations), reads(rule.unless, situations)
         spec = ruleset.specificity(rule)
         fit = fit_factor(spec)
         sources = tuple(
             Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
             for s in rule.sources
         )
-        static = {"tactic": rule.tactic, "move": rule.move, "rule_id": rule.id, "family": rule.family}
+        wording = _Wording(rule.move, rule.rationale)
+        by_side = {side: _Wording(move, rationale) for side, (move, rationale) in rule.by_side.items()}
+        words = list(dict.fromkeys(path for w in (wording, *by_side.values()) for path in w.paths))
+        if by_side:
+            words.insert(0, "our_side")
         plans[rule.id] = _RulePlan(
             rule=rule,
             tactic=rule.tactic,
+            family=rule.family,
             fit=fit,
             score=score(rule.weight, 1.0, fit),
             specificity=spec,
             sources=sources,
-            fields={name: static.get(name) for name in Recommendation.model_fields},
-            wording=_Wording(rule.move, rule.rationale),
-            by_side={side: _Wording(move, rationale) for side, (move, rationale) in rule.by_side.items()},
+            wording=wording,
+            by_side=by_side,
+            words=operator.attrgetter(*words, *["__class__"] * (2 - len(words))),  # >= 2 names: it gives a tuple
             ruled_out=None if rule.unless is None else negate(rule.unless),
-            basis=_Trace(tuple(dict.fromkeys((*reads(rule.when, situations), *reads(rule.unless, situations))))),
-            when=_Trace(reads(rule.when, situations)),
-            unless=_Trace(reads(rule.unless, situations)),
-            unknown=_Trace(reads(rule.unless, situations)),
+            recommend=_Trace(tuple(dict.fromkeys((*when, *unless))), flags),
+            when=_Trace(when, flags),
+            unless=_Trace(unless, flags),
+            unknown=_Trace(unless, flags),
         )
-    keys = tuple(Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key for s in ruleset.situations)
-    ids = tuple(s.id for s in ruleset.situations)
-    return _Plans(plans, situations, keys, ids, {rid: plan.tactic for rid, plan in plans.items()}, {})
+    return _Plans(plans, situations, flags, {rid: plan.tactic for rid, plan in plans.items()}, {})
 
 
 class _Scoring(NamedTuple):
@@ -293,36 +286,62 @@ def unknown_reason(rule: Rule, unknown: list[str]) -> str:
 
 
 class _Basis:
-    """Builds ``basis`` lists for one evaluation (the stage fact with the situations, who set each path)."""
+    """Builds ``basis`` lists for one evaluation (from the flat fact, the situations that held, who set each path)."""
 
     def __init__(
-        self, plans: _Plans, given: NegotiationState, effective: NegotiationState, fact: Mapping[str, Any], held: Any
+        self,
+        plans: _Plans,
+        given: NegotiationState,
+        effective: NegotiationState,
+        fact: Mapping[str, Any],
+        held: frozenset[str],
     ) -> None:
         self.effective = effective
         self.situations = plans.situations
-        self.stage: dict[str, Any] = dict(fact)
-        self.stage.update(zip(plans.flag_keys, map(held.__contains__, plans.flag_ids), strict=True))
+        self.flags = plans.flags
+        self.fact = fact
+        self.held = held
+        self._stage: dict[str, Any] | None = None
         self.stated = Stated(given)
 
-    def entries(self, trace: _Trace, *conds: Condition | None) -> tuple[Entry, ...]:
-        """The basis entries of what makes ``conds`` hold, in order (remembered by ``trace``)."""
-        return trace.get(self.stage, lambda: self._entries(conds))
+    @property
+    def stage(self) -> dict[str, Any]:
+        """The flat fact with ``situation__<id>`` for every situation (built when a trace needs working out)."""
+        if self._stage is None:
+            self._stage = dict(self.fact)
+            self._stage.update((key, sid in self.held) for key, sid in self.flags.items())
+        return self._stage
 
     def _entries(self, conds: tuple[Condition | None, ...]) -> list[Entry]:
-        tests = [test for cond in conds if cond is not None for test in support(cond, self.stage, self.situations)]
-        return list(entries(tests, self.effective, self.stage))
+        stage = self.stage
+        tests = [test for cond in conds if cond is not None for test in support(cond, stage, self.situations)]
+        return list(entries(tests, self.effective, stage))
 
-    def facts(self, trace: _Trace, *conds: Condition | None) -> list[Fact]:
-        """The Facts behind what makes ``conds`` hold, stated or derived, once per path (``facts_of``)."""
-        return self.stated.facts(self.entries(trace, *conds))
+    def recommendation(self, plan: _RulePlan, state: NegotiationState) -> tuple[str, str, list[Fact]]:
+        """A recommended rule's move, rationale and basis: what made ``when`` hold and what rules its never-when out."""
+        trace = plan.recommend
+        found = trace.remember(
+            (*trace.values(self.fact, self.held), *plan.words(state)), lambda: self._recommendation(plan, state)
+        )
+        return found[0], found[1], self.stated.facts(found[2])
+
+    def _recommendation(self, plan: _RulePlan, state: NegotiationState) -> list[Any]:
+        wording = plan.by_side.get(state.our_side, plan.wording) if plan.by_side else plan.wording
+        return [wording.move, wording.fill(state), tuple(self._entries((plan.rule.when, plan.ruled_out)))]
+
+    def facts(self, trace: _Trace, cond: Condition | None) -> list[Fact]:
+        """The Facts behind what makes ``cond`` hold, stated or derived, once per path (``facts_of``)."""
+        found = trace.remember(trace.values(self.fact, self.held), lambda: self._entries((cond,)))
+        return self.stated.facts(found)
 
     def unknown_reason(self, plan: _RulePlan) -> str:
         """Why the rule waits: its never-when and the unknown fields that could still make it hold."""
         rule = plan.rule
         cond = rule.unless
         assert cond is not None
-        found = plan.unknown.get(
-            self.stage, lambda: [unknown_reason(rule, unknown_fields(cond, self.stage, self.situations))]
+        found = plan.unknown.remember(
+            plan.unknown.values(self.fact, self.held),
+            lambda: [unknown_reason(rule, unknown_fields(cond, self.stage, self.situations))],
         )
         reason: str = found[0]
         return reason
@@ -424,19 +443,22 @@ def rank(
         aside_fields = {"tactic": tactic, "rule_id": rule.id, "reason": reason, "by": by, "basis": facts}
         set_aside.append(validated(SetAside, aside_fields))
     recommendations = []
-    side = state.our_side
     points = scoring.points
     for _, _, candidates in kept if top is None else kept[:top]:
         plan = rules[candidates[0]]
-        wording = plan.by_side.get(side, plan.wording) if plan.by_side else plan.wording
-        fields = plan.fields.copy()
-        fields["move"] = wording.move
-        fields["rationale"] = wording.fill(state)
-        fields["score"] = points[candidates[0]]
-        fields["basis"] = basis.facts(plan.basis, plan.rule.when, plan.ruled_out)
-        fields["sources"] = plan.sources  # tuples: validation makes every list a new one
-        fields["cautions"] = plan.rule.cautions
-        fields["other_rules"] = candidates[1:]
+        move, rationale, facts = basis.recommendation(plan, state)
+        fields = {
+            "tactic": plan.tactic,
+            "move": move,
+            "rationale": rationale,
+            "score": points[candidates[0]],
+            "rule_id": plan.rule.id,
+            "basis": facts,
+            "sources": plan.sources,  # tuples: validation makes every list a new one
+            "cautions": plan.rule.cautions,
+            "family": plan.family,
+            "other_rules": candidates[1:],
+        }
         recommendations.append(validated(Recommendation, fields))
     return validated(
         Advice,

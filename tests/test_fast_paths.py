@@ -141,10 +141,8 @@ def test_advice_is_the_same_whether_the_bases_are_remembered_or_not() -> None:
     warm = [advise(s, questions=0) for s in states] + [advise(s, questions=0) for s in states]
     plans = _plans_of(builtin_ruleset())
     for plan in plans.rules.values():
-        for trace in (plan.basis, plan.when, plan.unless, plan.unknown):
+        for trace in (plan.recommend, plan.when, plan.unless, plan.unknown):
             trace.memo.clear()
-        for wording in (plan.wording, *plan.by_side.values()):
-            wording.memo.clear()
     plans.scorings.clear()
     cold = [advise(s, questions=0) for s in states]
     assert warm[: len(states)] == warm[len(states) :] == cold
