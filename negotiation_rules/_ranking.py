@@ -64,12 +64,6 @@ def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float
     return score(rule.weight, multiplier, fit_factor(ruleset.specificity(rule)))
 
 
-def fill(text: str, state: NegotiationState) -> str:
-    """Fill ``{path}`` placeholders with this state's values in plain words (paths were checked at load time)."""
-    return PLACEHOLDER_RE.sub(lambda m: label(m.group(1), value_at(state, m.group(1))), text)
-
-
-_MISSING: Any = object()
 #: Distinct key values one trace remembers before it starts over (a bound on memory, not on correctness).
 TRACE_LIMIT = 1024
 
@@ -144,7 +138,7 @@ class _Wording:
         self.paths = tuple(parts[1::2])
 
     def fill(self, state: NegotiationState) -> str:
-        """``fill(rationale, state)``: each placeholder's value in plain words."""
+        """The rationale with each ``{path}`` placeholder's value in plain words (paths were checked at load time)."""
         out = [self.literals[0]]
         for path, literal in zip(self.paths, self.literals[1:], strict=True):
             out.append(label(path, value_at(state, path)))
