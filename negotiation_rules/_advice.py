@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,7 +127,7 @@ def validated(model: type[M], fields: Mapping[str, Any]) -> M:
     that is cheaper than ``trusted``'s copy of a prototype, and every list comes out new (a tuple
     may be given), so no two Advice share a list. ``model_validate`` calls the same validator.
     """
-    return cast("M", model.__pydantic_validator__.validate_python(fields))
+    return model.__pydantic_validator__.validate_python(fields)  # type: ignore[no-any-return]
 
 
 #: One instance per output model with every field set, copied by ``trusted``.

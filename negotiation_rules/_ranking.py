@@ -314,9 +314,8 @@ class _Basis:
     def recommendation(self, plan: _RulePlan, state: NegotiationState) -> tuple[str, str, list[Fact]]:
         """A recommended rule's move, rationale and basis: what made ``when`` hold and what rules its never-when out."""
         trace = plan.recommend
-        found = trace.remember(
-            (*trace.values(self.fact, self.held), *plan.words(state)), lambda: self._recommendation(plan, state)
-        )
+        values = (*map(self.fact.get, trace.fact_keys), *map(self.held.__contains__, trace.flag_ids))
+        found = trace.remember((*values, *plan.words(state)), lambda: self._recommendation(plan, state))
         return found[0], found[1], self.stated.facts(found[2])
 
     def _recommendation(self, plan: _RulePlan, state: NegotiationState) -> list[Any]:
