@@ -196,25 +196,35 @@ class OutputObjects:
         self.sources = [{"document": k[0], "section": k[1], "title": k[2]} for k in sources]
         self.top = (tuple(advice.situations), advice.ruleset)
         self.build = advice_module.trusted if every else getattr(advice_module, "validated", None)
+        self.prepared_recs = [
+            {**fields, "basis": tuple(basis), "sources": cited, "cautions": cautions, "other_rules": others}
+            for fields, basis, cited, cautions, others in self.recs
+        ]
+        self.prepared_asides = [{**fields, "basis": tuple(basis)} for fields, basis in self.asides]
 
     def __call__(self) -> Any:
         """Every model of the Advice, built again."""
-        make, m, every = self.build, advice_module, self.every
+        make, m = self.build, advice_module
+        situations, ruleset = self.top
+        if not self.every:  # validation makes every list: the field values can be prepared once, tuples and all
+            recs = [make(m.Recommendation, rec) for rec in self.prepared_recs]
+            asides = [make(m.SetAside, aside) for aside in self.prepared_asides]
+            top = {"recommendations": recs, "set_aside": asides, "questions": (), "situations": situations}
+            top["ruleset"] = ruleset
+            return make(m.Advice, top)
         facts = [make(m.Fact, f) for f in self.facts]
         sources = [make(m.Source, x) for x in self.sources]
         recs = []
         for fields, basis, cited, cautions, others in self.recs:
             rec = dict(fields)
-            rec["basis"] = [facts[k] for k in basis] if every else list(basis)
-            rec["sources"] = [sources[k] for k in cited] if every else cited
+            rec["basis"], rec["sources"] = [facts[k] for k in basis], [sources[k] for k in cited]
             rec["cautions"], rec["other_rules"] = list(cautions), list(others)
             recs.append(make(m.Recommendation, rec))
         asides = []
         for fields, basis in self.asides:
             aside = dict(fields)
-            aside["basis"] = [facts[k] for k in basis] if every else list(basis)
+            aside["basis"] = [facts[k] for k in basis]
             asides.append(make(m.SetAside, aside))
-        situations, ruleset = self.top
         top = {"recommendations": recs, "set_aside": asides, "questions": [], "situations": list(situations)}
         top["ruleset"] = ruleset
         return make(m.Advice, top)

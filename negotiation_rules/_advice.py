@@ -103,13 +103,13 @@ M = TypeVar("M", bound=BaseModel)
 def trusted(model: type[M], fields: dict[str, Any], fields_set: set[str] | None = None) -> M:
     """An instance of ``model`` from ``fields`` (every field named), not validated again.
 
-    Ranking builds its Recommendations (and the basis its Facts) from rules validated at load
-    time and values read off a validated state, so validating them again on every call only
-    costs time (it was the largest part of ranking). Only pydantic's supported ways are used
-    (no private attribute written): ``model_copy(update=...)`` of a prototype with every field
-    set, which is cheaper than ``model_construct`` (it skips the loop over defaults), or
-    ``model_construct`` when ``fields_set`` is a subset. tests/test_batch.py checks the result
-    equals the validated model.
+    For values that were validated already: the basis's shared Facts (values read off a
+    validated state), the batch's models rebuilt from their field values. Only pydantic's
+    supported ways are used (no private attribute written): ``model_copy(update=...)`` of a
+    prototype with every field set, which is cheaper than ``model_construct`` (it skips the loop
+    over defaults), or ``model_construct`` when ``fields_set`` is a subset. The lists in
+    ``fields`` are kept as they are. tests/test_batch.py checks the result equals the validated
+    model.
     """
     if fields_set is None:
         proto = _prototypes.get(model)
