@@ -50,6 +50,7 @@ from workload import (  # noqa: E402
     write_synthetic,
 )
 
+from negotiation_rules import _advice as advice_module  # noqa: E402
 from negotiation_rules import _batch as batch_module  # noqa: E402
 from negotiation_rules import advise as advise_with_questions  # noqa: E402
 from negotiation_rules import load_ruleset  # noqa: E402
@@ -149,6 +150,86 @@ class Report:
             print(f"| {what:68} | {limit:>8} | {shown:>28} | {verdict}")
 
 
+# -- the floor of the output objects -----------------------------------------------------------------
+
+
+class OutputObjects:
+    """Builds again, per state, the pydantic models one Advice holds: the price of output objects at all.
+
+    Made once from a state's Advice (same models, same counts, same contents); a call builds them
+    all, bottom up, through pydantic's supported routes only, with the field values prepared, so
+    it times nothing but the models. ``every``: every model the Advice holds, one Fact per distinct
+    fact and one Source per distinct source of the state, with ``trusted`` (a ``model_copy`` of a
+    prototype); otherwise only what ``advise()`` builds per call (Recommendations, SetAsides, the
+    Advice; Facts and Sources shared between calls), the way ranking builds them (``validated``).
+    """
+
+    def __init__(self, advice: Any, every: bool) -> None:
+        self.every = every
+        facts: dict[tuple[Any, ...], int] = {}
+        sources: dict[tuple[Any, ...], int] = {}
+
+        def fact_at(f: Any) -> Any:
+            if not every:
+                return f
+            key = (f.path, f.value, type(f.value), f.stated)
+            return facts.setdefault(key, len(facts))
+
+        def source_at(x: Any) -> Any:
+            return sources.setdefault((x.document, x.section, x.title), len(sources)) if every else x
+
+        self.recs = [
+            (
+                {k: getattr(r, k) for k in ("tactic", "move", "rationale", "score", "rule_id", "family")},
+                [fact_at(f) for f in r.basis],
+                [source_at(x) for x in r.sources] if every else tuple(r.sources),
+                tuple(r.cautions),
+                tuple(r.other_rules),
+            )
+            for r in advice.recommendations
+        ]
+        self.asides = [
+            ({k: getattr(a, k) for k in ("tactic", "rule_id", "reason", "by")}, [fact_at(f) for f in a.basis])
+            for a in advice.set_aside
+        ]
+        self.facts = [{"path": k[0], "value": k[1], "stated": k[3]} for k in facts]
+        self.sources = [{"document": k[0], "section": k[1], "title": k[2]} for k in sources]
+        self.top = (tuple(advice.situations), advice.ruleset)
+        self.build = advice_module.trusted if every else getattr(advice_module, "validated", None)
+        self.prepared_recs = [
+            {**fields, "basis": tuple(basis), "sources": cited, "cautions": cautions, "other_rules": others}
+            for fields, basis, cited, cautions, others in self.recs
+        ]
+        self.prepared_asides = [{**fields, "basis": tuple(basis)} for fields, basis in self.asides]
+
+    def __call__(self) -> Any:
+        """Every model of the Advice, built again."""
+        make, m = self.build, advice_module
+        situations, ruleset = self.top
+        if not self.every:  # validation makes every list: the field values can be prepared once, tuples and all
+            recs = [make(m.Recommendation, rec) for rec in self.prepared_recs]
+            asides = [make(m.SetAside, aside) for aside in self.prepared_asides]
+            top = {"recommendations": recs, "set_aside": asides, "questions": (), "situations": situations}
+            top["ruleset"] = ruleset
+            return make(m.Advice, top)
+        facts = [make(m.Fact, f) for f in self.facts]
+        sources = [make(m.Source, x) for x in self.sources]
+        recs = []
+        for fields, basis, cited, cautions, others in self.recs:
+            rec = dict(fields)
+            rec["basis"], rec["sources"] = [facts[k] for k in basis], [sources[k] for k in cited]
+            rec["cautions"], rec["other_rules"] = list(cautions), list(others)
+            recs.append(make(m.Recommendation, rec))
+        asides = []
+        for fields, basis in self.asides:
+            aside = dict(fields)
+            aside["basis"] = [facts[k] for k in basis]
+            asides.append(make(m.SetAside, aside))
+        top = {"recommendations": recs, "set_aside": asides, "questions": [], "situations": list(situations)}
+        top["ruleset"] = ruleset
+        return make(m.Advice, top)
+
+
 # -- the sections ------------------------------------------------------------------------------------
 
 
@@ -189,6 +270,21 @@ def builtin_section(report: Report, sts: list[Any], rounds: int) -> float:
         methods["c_advise"] = lambda i: advise(sts[i], engine="compiled")
         methods["c_evaluate"] = lambda i: evaluator.evaluate(facts[i])
         methods["bare"] = lambda i: bare(facts[i])
+    every = [OutputObjects(advise(s), every=True) for s in sts]
+    methods["objects"] = lambda i: every[i]()
+    if getattr(advice_module, "validated", None) is not None:  # a library that shares Facts between calls
+        own = [OutputObjects(advise(s), every=False) for s in sts]
+        methods["own_objects"] = lambda i: own[i]()
+    recs, asides = (statistics.mean(len(e.recs) for e in every), statistics.mean(len(e.asides) for e in every))
+    models = (
+        f"(per Advice: {recs:.1f} recommendations, {asides:.1f} set aside, "
+        f"{statistics.mean(len(e.facts) for e in every):.1f} distinct facts, "
+        f"{statistics.mean(len(e.sources) for e in every):.1f} distinct sources, 1 Advice)"
+    )
+    for i, s in enumerate(sts):  # the floors build exactly the models advise() returns
+        assert every[i]().model_dump_json() == advise(s).model_dump_json()
+        if "own_objects" in methods:
+            assert own[i]().model_dump_json() == advise(s).model_dump_json()
     runs = [per_call(methods, n, rounds) for _ in range(RUNS)]
 
     def col(name: str) -> list[float]:
@@ -215,6 +311,15 @@ def builtin_section(report: Report, sts: list[Any], rounds: int) -> float:
         report.figure("advise durable / advise compiled", ratio("advise", "c_advise"), "x")
     else:
         report.figure("(b) bare generated function", None, note="compiled engine: not available")
+    report.figure("output objects alone: every model of the Advice, with trusted", col("objects"), note=models)
+    if "own_objects" in methods:
+        report.figure(
+            "output objects alone: only those advise() builds per call", col("own_objects"), note="(Facts shared)"
+        )
+    if compiled:
+        report.figure("output objects alone (every model) / bare generated", ratio("objects", "bare"), "x")
+        if "own_objects" in methods:
+            report.figure("output objects alone (per call) / bare generated", ratio("own_objects", "bare"), "x")
     report.target(
         "advise() on durable-rules <= 2.0x the C-only replay", "2.0x", ratio("advise", "replay"), _at_most(2.0)
     )

@@ -8,7 +8,9 @@ down to the state fields that made it true.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from ._advice import Fact, trusted
@@ -112,17 +114,17 @@ def facts_of(
         if isinstance(test, Count):
             # a count over a list the user gave (history, issues): the number of items that matched
             if was_given(given, path):
-                out[path] = trusted(Fact, {"path": path, "value": fact.get(test.key, 0), "stated": True})
+                out[path] = shared_fact(path, fact.get(test.key, 0), True)
         elif path.startswith(TREND_PREFIX):
-            out[path] = trusted(Fact, {"path": path, "value": bool(fact.get(test.key)), "stated": False})
+            out[path] = shared_fact(path, bool(fact.get(test.key)), False)
         else:
             value = value_at(effective, path)
             if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
                 continue  # never a basis: an unknown
             if path in derived or value_at(given, path) != value:
-                out[path] = trusted(Fact, {"path": path, "value": value, "stated": False})
+                out[path] = shared_fact(path, value, False)
             elif was_given(given, path):
-                out[path] = trusted(Fact, {"path": path, "value": value, "stated": True})
+                out[path] = shared_fact(path, value, True)
             # else: a default the user did not set (deadlock false, the preparation phase): not a basis
     return list(out.values())
 
@@ -135,3 +137,121 @@ def was_given(state: NegotiationState, path: str) -> bool:
             return False
         obj = getattr(obj, part)
     return True
+
+
+@cache
+def _parts(path: str) -> tuple[str, ...]:
+    """A dotted path split once."""
+    return tuple(path.split("."))
+
+
+@cache
+def _getter(path: str) -> operator.attrgetter[Any]:
+    """``value_at(·, path)`` as one C call, built once per path."""
+    return operator.attrgetter(path)
+
+
+# -- Facts shared between calls, and the basis worked out once per combination of values ----------
+
+#: The value types a shared Fact may hold: immutable, so no caller can change what another one sees.
+_SCALARS = frozenset({str, int, float, bool})
+#: Distinct facts kept for sharing before the pool starts over (a bound on memory, not on correctness).
+FACT_LIMIT = 4096
+_shared: dict[tuple[str, Any, type, bool], Fact] = {}
+
+
+def shared_fact(path: str, value: Any, stated: bool) -> Fact:
+    """The Fact ``(path, value, stated)``: one instance shared by every Advice when the value is immutable.
+
+    A Fact is frozen and a str, int, float or bool cannot be changed, so sharing it is safe and
+    saves building the same model again on every call; any other value gets a Fact of its own.
+    The lists holding facts (``basis``) are always new per Advice.
+    """
+    kind = type(value)
+    if kind not in _SCALARS:
+        return trusted(Fact, {"path": path, "value": value, "stated": stated})
+    key = (path, value, kind, stated)
+    found = _shared.get(key)
+    if found is None:
+        if len(_shared) >= FACT_LIMIT:
+            _shared.clear()
+        found = _shared.setdefault(key, trusted(Fact, {"path": path, "value": value, "stated": stated}))
+    return found
+
+
+#: How a path gives its fact (see ``facts_of``): a state field, a count over a list, a trend of the history.
+FIELD, COUNT, TREND = 0, 1, 2
+#: The status of a path in one evaluation, and the index of the Fact it gives in an Entry.
+DEFAULT, STATED, DERIVED = 0, 1, 2
+#: Per path: the path, its kind, its value, the Fact it gives left to its default, stated, derived (None: no
+#: fact), and for a field its getter and its parts (to tell a derived value and whether the user set it).
+Entry = tuple[str, int, Any, tuple[Fact | None, Fact | None, Fact | None], Any, tuple[str, ...]]
+
+
+def entries(tests: Sequence[Test | Count], effective: NegotiationState, fact: Mapping[str, Any]) -> tuple[Entry, ...]:
+    """``facts_of`` split in two: what the tests give whoever set the values (this), and who did (``Stated``).
+
+    Per path, from its first test, in order: the value (as ``facts_of`` reads it) and the Fact it
+    gives in each status; an unknown gives none. The values are those of the keys the tests read,
+    so the entries can be remembered per value of those keys; only whether the user set a path
+    and whether it was derived differs between states that share them.
+    """
+    out: dict[str, Entry | None] = {}
+    for test in tests:
+        path = test.path
+        if path in out:
+            continue
+        if isinstance(test, Count):
+            counted = shared_fact(path, fact.get(test.key, 0), True)
+            out[path] = (path, COUNT, None, (None, counted, counted), None, _parts(path))
+        elif path.startswith(TREND_PREFIX):
+            trend = shared_fact(path, bool(fact.get(test.key)), False)
+            out[path] = (path, TREND, None, (trend, trend, trend), None, ())
+        else:
+            value = value_at(effective, path)
+            if value is None or (value == "unknown" and state_fields()[path].kind == "enum"):
+                out[path] = None  # never a basis: an unknown
+            else:
+                facts = (None, shared_fact(path, value, True), shared_fact(path, value, False))
+                out[path] = (path, FIELD, value, facts, _getter(path), _parts(path))
+    return tuple(entry for entry in out.values() if entry is not None)
+
+
+class Stated:
+    """Per evaluation: whether each path was set by the user, derived, or left to its default (each worked out once).
+
+    Together with ``entries`` this gives exactly ``facts_of``: a field is derived when its value
+    differs from what the user gave, else stated when the user set it; a count is stated when the
+    user gave the list; a trend is always derived.
+    """
+
+    __slots__ = ("given", "status")
+
+    def __init__(self, given: NegotiationState) -> None:
+        """Nothing worked out yet for the state as the user gave it."""
+        self.given = given
+        self.status: dict[str, int] = {}
+
+    def facts(self, found: tuple[Entry, ...]) -> list[Fact]:
+        """The Facts these entries give in this evaluation, in order (a new list)."""
+        out = []
+        status = self.status
+        given = self.given
+        for path, kind, value, facts, getter, parts in found:
+            at = status.get(path)
+            if at is None:
+                if kind == TREND or (kind == FIELD and getter(given) != value):
+                    at = DERIVED
+                else:  # was_given(given, path)
+                    at = STATED
+                    obj: object = given
+                    for part in parts:
+                        if part not in getattr(obj, "model_fields_set", ()):
+                            at = DEFAULT
+                            break
+                        obj = getattr(obj, part)
+                status[path] = at
+            made = facts[at]
+            if made is not None:
+                out.append(made)
+        return out

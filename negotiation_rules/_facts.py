@@ -8,12 +8,14 @@ from typing import Any
 
 from ._conditions import OPERATORS, All, AnyOf, Condition, Count, Not, Test, negate
 from ._fields import state_fields, value_at
-from ._history import TRENDS, summary
+from ._history import TRENDS, Summary, summary
 from ._state import NegotiationState
 
 
-def effective_state(state: NegotiationState) -> NegotiationState:
+def effective_state(state: NegotiationState, read: Summary | None = None) -> NegotiationState:
     """The state with what its history and its other fields imply filled in; the only place facts are derived.
+
+    ``read``: ``summary(state.history)`` when the caller has it already (it is read once per call).
 
     - ``counterpart.authority_claims`` is at least the number of ``authority_claimed`` events by them;
     - an authority claim (in the history or counted in ``authority_claims``) makes an ``unknown``
@@ -22,7 +24,8 @@ def effective_state(state: NegotiationState) -> NegotiationState:
     - an issue with ``our_limit`` means our bottom line is set (``bottom_line_set`` unknown -> true).
     """
     counterpart = state.counterpart
-    read = summary(state.history) if state.history else None  # one pass over the history
+    if read is None and state.history:
+        read = summary(state.history)  # one pass over the history
     claims = read.claims if read is not None else 0
     cp_update: dict[str, Any] = {}
     if claims > counterpart.authority_claims:
@@ -67,6 +70,10 @@ class FactBuilder:
         self._no_trends: dict[str, Any] = {f"trend__{name}": False for name in TRENDS}
         self._trend_keys = tuple((f"trend__{name}", name) for name in TRENDS)
         self._keys = tuple(key for key, _ in scalars)
+        #: Keys that may hold ``"unknown"``, left out of the fact when they do.
+        self._unknown_keys = tuple(
+            spec.fact_key for spec in state_fields().values() if spec.kind != "list" and spec.can_be_unknown
+        )
         #: Keys whose value may be unknown: an unknown is left out of the fact (no test holds on it).
         self._maybe_unknown = frozenset(
             spec.fact_key for spec in state_fields().values() if spec.kind != "list" and spec.can_be_unknown
@@ -97,19 +104,24 @@ class FactBuilder:
             fact: dict[str, Any] = {key: bool(trends.get(name)) for key, name in self._trend_keys}
         else:
             fact = dict(self._no_trends)
-        maybe_unknown = self._maybe_unknown
-        for key, value in zip(self._keys, self._values(state), strict=True):
-            if value is None or (value == "unknown" and key in maybe_unknown):
-                continue
-            fact[key] = value
+        values = self._values(state)
+        fact.update(zip(self._keys, values, strict=True))
+        if None in values:  # only a field that may be unknown is None in a valid state: any other, left out too
+            for key, value in zip(self._keys, values, strict=True):
+                if value is None:
+                    del fact[key]
+        for key in self._unknown_keys:
+            if fact.get(key) == "unknown":
+                del fact[key]
         for key, items_of, where in self._counts:
             items = items_of(state)
             # an item's __dict__ holds exactly its fields, the mapping evaluate_item() would build
-            fact[key] = len(items) if where is None else sum(1 for item in items if where(item.__dict__))
+            fact[key] = len(items) if where is None else sum(map(where, map(_fields_of, items)))
         return fact
 
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+_fields_of = operator.attrgetter("__dict__")
 
 
 def predicate(cond: Condition) -> Predicate:
@@ -124,6 +136,13 @@ def predicate(cond: Condition) -> Predicate:
         if cond.op == "exists":
             want = bool(value)
             return lambda fact: (fact.get(key) is not None) is want
+        if cond.op in ("eq", "in") and _plain(value if cond.op == "eq" else tuple(value)):
+            # OPERATORS' eq on a text or a boolean: the same type and equal (what the general case below does)
+            if cond.op == "eq":
+                kind = type(value)
+                return lambda fact: type(found := fact.get(key)) is kind and found == value
+            kinds, among = {type(v) for v in value}, frozenset(value)
+            return lambda fact: type(found := fact.get(key)) in kinds and found in among
         compare = OPERATORS[cond.op]
         return lambda fact: (found := fact.get(key)) is not None and bool(compare(found, value))
     if isinstance(cond, Count):
@@ -136,3 +155,10 @@ def predicate(cond: Condition) -> Predicate:
         return lambda fact: all(p(fact) for p in parts)
     assert isinstance(cond, AnyOf)
     return lambda fact: any(p(fact) for p in parts)
+
+
+def _plain(value: Any) -> bool:
+    """A text or a boolean, or a non-empty tuple of them: values OPERATORS' eq compares by type and equality alone."""
+    if isinstance(value, tuple):
+        return bool(value) and all(_plain(v) for v in value)
+    return type(value) in (str, bool)

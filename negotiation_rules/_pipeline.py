@@ -13,7 +13,7 @@ from typing import Any
 from ._engine import engine_for
 from ._facts import effective_state
 from ._firing import Firing
-from ._history import trends as history_trends
+from ._history import summary
 from ._playbook import Playbook
 from ._ruleset import Ruleset
 from ._state import NegotiationState
@@ -38,10 +38,11 @@ def facts_for(
     state: NegotiationState, ruleset: Ruleset, trends: Mapping[str, bool] | None = None
 ) -> tuple[NegotiationState, dict[str, Any]]:
     """The effective state and the flat fact the engine receives for it (trends included)."""
-    effective = effective_state(state)
+    read = summary(state.history) if state.history else None  # read once: what it implies, its trends
+    effective = effective_state(state, read)
     engine = engine_for(ruleset)
-    if trends is None and engine.compiled.uses_trends:
-        trends = history_trends(state.history)
+    if trends is None and read is not None and engine.compiled.uses_trends:
+        trends = read.trends  # (no history: no trend holds, as the fact says without any)
     return effective, engine.facts(effective, trends)
 
 

@@ -19,9 +19,14 @@ it is set aside saying what is not known; and so is a tactic the playbook disabl
 below its ``min_score``. Every recommendation and set-aside carries its ``basis``: the facts
 it rests on (_basis.py). Placeholders render plain words (_vocabulary.py), never raw values.
 
-Everything about a rule that does not depend on the state (its fit factor, its score without
-a playbook, its Source objects, the literal parts of its rationale) is worked out once per
-ruleset (``_plan``), and Recommendation objects are only built for the ``top`` that are kept.
+Everything about a rule that does not depend on the state (its fit factor, its score, where it
+sorts, its Source objects, the literal parts of its rationale) is worked out once per ruleset
+and playbook (``_plans_of``, ``_scoring``). What does depend on the state is remembered per value
+of the few keys it reads (``_Trace``): a rule's basis (which facts, with their values: only who
+set each one is worked out per call, ``_basis.Stated``), why it waits for an unknown, its filled
+rationale. Facts are frozen and hold a str, number or bool, so one Fact instance is shared by
+every Advice (``_basis.shared_fact``); every list in an Advice is its own. Recommendation objects
+are only built for the ``top`` that are kept.
 """
 
 from __future__ import annotations
@@ -31,11 +36,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._advice import Advice, Fact, Recommendation, SetAside, Source, trusted
-from ._basis import facts_of, support, unknown_fields
-from ._conditions import Condition, Count, Test, leaves, negate
+from ._advice import Advice, Fact, Recommendation, SetAside, Source, validated
+from ._basis import Entry, Stated, entries, support, unknown_fields
+from ._conditions import Condition, Test, leaves, negate
 from ._derived import derived
-from ._facts import derived_paths
 from ._fields import SITUATION_PREFIX, value_at
 from ._firing import Firing
 from ._playbook import Playbook
@@ -60,43 +64,6 @@ def rule_score(ruleset: Ruleset, rule: Rule, playbook: Playbook | None) -> float
     return score(rule.weight, multiplier, fit_factor(ruleset.specificity(rule)))
 
 
-def fill(text: str, state: NegotiationState) -> str:
-    """Fill ``{path}`` placeholders with this state's values in plain words (paths were checked at load time)."""
-    return PLACEHOLDER_RE.sub(lambda m: label(m.group(1), value_at(state, m.group(1))), text)
-
-
-@dataclass(frozen=True)
-class _RulePlan:
-    """What ranking needs of one rule, worked out once per ruleset."""
-
-    rule: Rule
-    family: str
-    fit: float
-    score: float  # without a playbook
-    sources: tuple[Source, ...]  # frozen models, safely shared by every Recommendation
-    specificity: int
-    literals: tuple[str, ...]  # the rationale's text around its placeholders
-    paths: tuple[str, ...]  # the placeholders' state paths
-    getters: tuple[operator.attrgetter[Any], ...]  # ... and their getters
-    fields: dict[str, Any]  # a Recommendation's fields that do not depend on the state, in field order
-    ruled_out: Condition | None  # the never-when negated (what rules it out), once
-    when: _Trace  # the support of ``when``, remembered per value of the keys it reads
-    unless: _Trace  # the same for ``unless`` ...
-    not_unless: _Trace  # ... for what rules the never-when out ...
-    unknown: _Trace  # ... and for the unknown fields that could still make the never-when hold
-
-    def fill(self, state: NegotiationState) -> str:
-        """``fill(rule.rationale, state)``, with the placeholders found once."""
-        if not self.getters:
-            return self.literals[0]
-        out = [self.literals[0]]
-        for path, getter, literal in zip(self.paths, self.getters, self.literals[1:], strict=True):
-            out.append(label(path, getter(state)))
-            out.append(literal)
-        return "".join(out)
-
-
-_MISSING: Any = object()
 #: Distinct key values one trace remembers before it starts over (a bound on memory, not on correctness).
 TRACE_LIMIT = 1024
 
@@ -110,16 +77,26 @@ class _Trace:
     rule that reads three keys has few distinct answers even over thousands of distinct states.
     """
 
-    __slots__ = ("keys", "memo")
+    __slots__ = ("fact_keys", "flag_ids", "keys", "memo")
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        """An empty memo for a condition that reads ``keys`` (see ``reads``)."""
-        self.keys = keys
+    def __init__(self, keys: tuple[str, ...], flags: Mapping[str, str] | None = None) -> None:
+        """An empty memo for a condition that reads ``keys`` (see ``reads``); ``flags``: situation key -> id."""
+        flags = flags or {}
+        self.fact_keys = tuple(key for key in keys if key not in flags)  # read off the flat fact ...
+        self.flag_ids = tuple(flags[key] for key in keys if key in flags)  # ... and the situations that held
+        self.keys = (*self.fact_keys, *(key for key in keys if key in flags))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def get(self, stage: Mapping[str, Any], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
         """The remembered answer for these values of the keys, else ``compute()`` (then remembered)."""
-        values = tuple([stage.get(key) for key in self.keys])
+        return self.remember(tuple(map(stage.get, self.keys)), compute)
+
+    def values(self, fact: Mapping[str, Any], held: frozenset[str]) -> tuple[Any, ...]:
+        """The values of the keys in the stage fact (``fact`` with a flag per situation) without building it."""
+        return (*map(fact.get, self.fact_keys), *map(held.__contains__, self.flag_ids))
+
+    def remember(self, values: tuple[Any, ...], compute: Callable[[], list[Any]]) -> tuple[Any, ...]:
+        """The remembered answer for these values (and their types), else ``compute()`` (then remembered)."""
         try:
             found = self.memo.get(at := (*values, *map(type, values)))
         except TypeError:  # an unhashable value (a state changed past validation): no memo
@@ -148,17 +125,57 @@ def reads(cond: Condition | None, situations: Mapping[str, Condition]) -> tuple[
     return tuple(out)
 
 
+class _Wording:
+    """A move and its rationale, the rationale's placeholders found once."""
+
+    __slots__ = ("literals", "move", "paths")
+
+    def __init__(self, move: str, rationale: str) -> None:
+        """The wording of one rule, for one side or for both."""
+        parts = PLACEHOLDER_RE.split(rationale)
+        self.move = move
+        self.literals = tuple(parts[0::2])
+        self.paths = tuple(parts[1::2])
+
+    def fill(self, state: NegotiationState) -> str:
+        """The rationale with each ``{path}`` placeholder's value in plain words (paths were checked at load time)."""
+        out = [self.literals[0]]
+        for path, literal in zip(self.paths, self.literals[1:], strict=True):
+            out.append(label(path, value_at(state, path)))
+            out.append(literal)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class _RulePlan:
+    """What ranking needs of one rule, worked out once per ruleset."""
+
+    rule: Rule
+    tactic: str
+    family: str
+    fit: float
+    score: float  # without a playbook
+    specificity: int
+    sources: tuple[Source, ...]  # frozen models, safely shared by every Recommendation
+    wording: _Wording  # the side-neutral move and rationale
+    by_side: dict[str, _Wording]  # ... and per side, when the rule words them per side
+    words: operator.attrgetter[Any]  # what the wording reads of the state: the side (if worded per side), placeholders
+    ruled_out: Condition | None  # the never-when negated (what rules it out), once
+    recommend: _Trace  # a recommendation's move, rationale and basis entries (``when`` held, never-when ruled
+    #: out), per value of the keys the conditions read and of what the wording reads
+    when: _Trace  # the basis entries of ``when`` alone ...
+    unless: _Trace  # ... of the never-when ...
+    unknown: _Trace  # ... and the reason the rule waits for unknown facts (one text)
+
+
 class _Plans(NamedTuple):
-    """A ruleset's ranking plans: per rule id, and the situations' conditions (for the basis)."""
+    """A ruleset's ranking plans: per rule id, the situations' conditions (for the basis), scorings per playbook."""
 
     rules: dict[str, _RulePlan]
     situations: dict[str, Condition]
-    flags: tuple[tuple[str, str], ...]  # (stage key, situation id) of every situation
-
-
-def _plan(ruleset: Ruleset) -> dict[str, _RulePlan]:
-    """Per rule id, its ranking plan (built on first use, kept as long as the ruleset lives)."""
-    return _plans_of(ruleset).rules
+    flags: dict[str, str]  # the stage key of every situation -> its id
+    tactic_of: dict[str, str]  # rule id -> its tactic
+    scorings: dict[Any, _Scoring]  # per playbook (its content) or None: see ``_scoring``
 
 
 def _plans_of(ruleset: Ruleset) -> _Plans:
@@ -170,36 +187,90 @@ def _build_plans(ruleset: Ruleset) -> _Plans:
     """What ranking needs of each rule that does not depend on the state, and the situations' conditions."""
     situations: dict[str, Condition] = {s.id: s.when for s in ruleset.situations}
     plans = {}
+    flags = {Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key: s.id for s in ruleset.situations}
     for rule in ruleset.rules:
+        when, unless = reads(rule.when, situations), reads(rule.unless, situations)
         spec = ruleset.specificity(rule)
         fit = fit_factor(spec)
-        paths = tuple(PLACEHOLDER_RE.split(rule.rationale)[1::2])
+        sources = tuple(
+            Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
+            for s in rule.sources
+        )
+        wording = _Wording(rule.move, rule.rationale)
+        by_side = {side: _Wording(move, rationale) for side, (move, rationale) in rule.by_side.items()}
+        words = list(dict.fromkeys(path for w in (wording, *by_side.values()) for path in w.paths))
+        if by_side:
+            words.insert(0, "our_side")
         plans[rule.id] = _RulePlan(
             rule=rule,
+            tactic=rule.tactic,
             family=rule.family,
             fit=fit,
             score=score(rule.weight, 1.0, fit),
-            sources=tuple(
-                Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
-                for s in rule.sources
-            ),
             specificity=spec,
-            literals=tuple(PLACEHOLDER_RE.split(rule.rationale)[0::2]),
-            paths=paths,
-            getters=tuple(operator.attrgetter(p) for p in paths),
-            fields=dict.fromkeys(Recommendation.model_fields) | {"move": rule.move, "rule_id": rule.id},
+            sources=sources,
+            wording=wording,
+            by_side=by_side,
+            words=operator.attrgetter(*words, *["__class__"] * (2 - len(words))),  # >= 2 names: it gives a tuple
             ruled_out=None if rule.unless is None else negate(rule.unless),
-            when=_Trace(reads(rule.when, situations)),
-            unless=_Trace(reads(rule.unless, situations)),
-            not_unless=_Trace(reads(rule.unless, situations)),
-            unknown=_Trace(reads(rule.unless, situations)),
+            recommend=_Trace(tuple(dict.fromkeys((*when, *unless))), flags),
+            when=_Trace(when, flags),
+            unless=_Trace(unless, flags),
+            unknown=_Trace(unless, flags),
         )
-    flags = tuple((Test(f"{SITUATION_PREFIX}{s.id}", "eq", True).key, s.id) for s in ruleset.situations)
-    return _Plans(plans, situations, flags)
+    return _Plans(plans, situations, flags, {rid: plan.tactic for rid, plan in plans.items()}, {})
 
 
-def _best_first(candidate: tuple[float, str, _RulePlan]) -> tuple[float, int, str]:
-    return -candidate[0], -candidate[2].specificity, candidate[1]
+class _Scoring(NamedTuple):
+    """Per playbook (or none): each rule's score and where it sorts, and each tactic's disabled reason."""
+
+    points: dict[str, float]  # rule id -> its score
+    order: dict[str, int]  # rule id -> position by tactic, then best first (score, specificity, rule id)
+    kept: dict[str, int]  # rule id -> position among recommendations: score, specificity, tactic, rule id
+    disabled: dict[str, str | None]  # tactic -> the playbook's reason for disabling it (None: not disabled)
+    min_score: float | None  # the playbook's minimum (None: no playbook)
+
+
+#: Distinct playbooks one ruleset keeps scorings for before it starts over (a bound on memory).
+SCORING_LIMIT = 64
+
+
+def _scoring(plans: _Plans, playbook: Playbook | None) -> _Scoring:
+    """The scoring of a ruleset's rules under ``playbook``, built once per playbook content.
+
+    The key is what the playbook's methods read (its weights, what it disables, its minimum) and
+    its class, so an equal playbook loaded again, or read from a file on every call, shares it.
+    """
+    key: Any = None
+    if playbook is not None:
+        key = (type(playbook), tuple(playbook.weights.items()), tuple(playbook.disabled.items()), playbook.min_score)
+    found = plans.scorings.get(key)
+    if found is None:
+        found = _build_scoring(plans, playbook)
+        if len(plans.scorings) >= SCORING_LIMIT:
+            plans.scorings.clear()
+        plans.scorings[key] = found
+    return found
+
+
+def _build_scoring(plans: _Plans, playbook: Playbook | None) -> _Scoring:
+    """Every rule's score under ``playbook``, the two orders ranking sorts by, every tactic's disabled reason."""
+    points = {
+        rid: plan.score if playbook is None else score(plan.rule.weight, playbook.multiplier(plan.tactic), plan.fit)
+        for rid, plan in plans.rules.items()
+    }
+    specificity = {rid: plan.specificity for rid, plan in plans.rules.items()}
+    tactic = plans.tactic_of
+    by_tactic = sorted(points, key=lambda rid: (tactic[rid], -points[rid], -specificity[rid], rid))
+    by_score = sorted(points, key=lambda rid: (-points[rid], -specificity[rid], tactic[rid], rid))
+    disabled = {t: None if playbook is None else playbook.disabled_reason(t) for t in tactic.values()}
+    return _Scoring(
+        points,
+        {rid: i for i, rid in enumerate(by_tactic)},
+        {rid: i for i, rid in enumerate(by_score)},
+        disabled,
+        None if playbook is None else playbook.min_score,
+    )
 
 
 def unknown_reason(rule: Rule, unknown: list[str]) -> str:
@@ -209,7 +280,7 @@ def unknown_reason(rule: Rule, unknown: list[str]) -> str:
 
 
 class _Basis:
-    """Builds ``basis`` lists for one evaluation (the flat fact, the situations, which values were derived)."""
+    """Builds ``basis`` lists for one evaluation (from the flat fact, the situations that held, who set each path)."""
 
     def __init__(
         self,
@@ -217,134 +288,109 @@ class _Basis:
         given: NegotiationState,
         effective: NegotiationState,
         fact: Mapping[str, Any],
-        firing: Firing,
+        held: frozenset[str],
     ) -> None:
-        self.given = given
         self.effective = effective
         self.situations = plans.situations
-        self.stage: dict[str, Any] = dict(fact)
-        held = firing.situations
-        for key, ident in plans.flags:
-            self.stage[key] = ident in held
-        self._derived: frozenset[str] | None = None
-        self._facts: dict[int, Fact | None] = {}  # per test (by id), what facts_of makes of it in this call
-        self._held: list[tuple[Test | Count, ...]] = []
+        self.flags = plans.flags
+        self.fact = fact
+        self.held = held
+        self._stage: dict[str, Any] | None = None
+        self.stated = Stated(given)
 
     @property
-    def derived(self) -> frozenset[str]:
-        """The paths whose effective value was derived (worked out on first use)."""
-        if self._derived is None:
-            self._derived = (
-                derived_paths(self.given, self.effective) if self.given is not self.effective else frozenset()
-            )
-        return self._derived
+    def stage(self) -> dict[str, Any]:
+        """The flat fact with ``situation__<id>`` for every situation (built when a trace needs working out)."""
+        if self._stage is None:
+            self._stage = dict(self.fact)
+            self._stage.update((key, sid in self.held) for key, sid in self.flags.items())
+        return self._stage
 
-    def support(self, trace: _Trace, cond: Condition | None) -> tuple[Test | Count, ...]:
-        """The tests ``cond`` rests on in this evaluation (``support``, remembered by ``trace``)."""
-        if cond is None:
-            return ()
-        return trace.get(self.stage, lambda: support(cond, self.stage, self.situations))
+    def _entries(self, conds: tuple[Condition | None, ...]) -> list[Entry]:
+        stage = self.stage
+        tests = [test for cond in conds if cond is not None for test in support(cond, stage, self.situations)]
+        return list(entries(tests, self.effective, stage))
 
-    def facts(self, tests: tuple[Test | Count, ...]) -> list[Fact]:
-        """The Facts behind these tests, stated or derived, once per path (``facts_of``, each test worked out once).
+    def recommendation(self, plan: _RulePlan, state: NegotiationState) -> tuple[str, str, list[Fact]]:
+        """A recommended rule's move, rationale and basis: what made ``when`` hold and what rules its never-when out."""
+        trace = plan.recommend
+        values = (*map(self.fact.get, trace.fact_keys), *map(self.held.__contains__, trace.flag_ids))
+        found = trace.remember((*values, *plan.words(state)), lambda: self._recommendation(plan, state))
+        return found[0], found[1], self.stated.facts(found[2])
 
-        Recommendations of one call share most of their tests (the phase, the trust ...), so
-        what ``facts_of`` says of one test is kept for the call; the first test of a path that
-        gives a fact gives the path's fact, as in ``facts_of``.
-        """
-        out: dict[str, Fact] = {}
-        known = self._facts
-        self._held.append(tests)  # the tests stay alive for the call, so no id is reused while it is a key
-        for test in tests:
-            path = test.path
-            if path in out:
-                continue
-            found = known.get(id(test), _MISSING)
-            if found is _MISSING:
-                made = facts_of([test], self.given, self.effective, self.derived, self.stage)
-                found = known[id(test)] = made[0] if made else None
-            if found is not None:
-                out[path] = found
-        return list(out.values())
+    def _recommendation(self, plan: _RulePlan, state: NegotiationState) -> list[Any]:
+        wording = plan.by_side.get(state.our_side, plan.wording) if plan.by_side else plan.wording
+        return [wording.move, wording.fill(state), tuple(self._entries((plan.rule.when, plan.ruled_out)))]
 
-    def of(self, plan: _RulePlan) -> list[Fact]:
-        """The facts a recommended rule rests on: what made its ``when`` hold and what rules its never-when out."""
-        tests = self.support(plan.when, plan.rule.when)
-        if plan.ruled_out is not None:
-            tests += self.support(plan.not_unless, plan.ruled_out)
-        return self.facts(tests)
+    def facts(self, trace: _Trace, cond: Condition | None) -> list[Fact]:
+        """The Facts behind what makes ``cond`` hold, stated or derived, once per path (``facts_of``)."""
+        found = trace.remember(trace.values(self.fact, self.held), lambda: self._entries((cond,)))
+        return self.stated.facts(found)
 
-    def unknown(self, plan: _RulePlan) -> list[str]:
-        """The unknown fields that could still make the rule's never-when hold."""
-        cond = plan.rule.unless
-        if cond is None:
-            return []
-        return list(plan.unknown.get(self.stage, lambda: unknown_fields(cond, self.stage, self.situations)))
-
-
-class _Verdict:
-    """A tactic's fate in one evaluation: kept with its score, or set aside (by whom, which rule)."""
-
-    __slots__ = ("by", "candidates", "rule", "score", "tactic")
-
-    def __init__(
-        self, tactic: str, candidates: list[tuple[float, str, _RulePlan]], by: str = "", rule: Rule | None = None
-    ) -> None:
-        self.tactic = tactic
-        self.candidates = candidates
-        self.by = by  # "" kept, else "rule" / "unknown" / "playbook"
-        self.rule = rule
-        self.score = candidates[0][0]
-
-
-def _verdicts(ruleset: Ruleset, firing: Firing, playbook: Playbook | None) -> list[_Verdict]:
-    """Every tactic that matched, in tactic order: its candidates best first, and whether it is set aside."""
-    plans = _plan(ruleset)
-    by_tactic: dict[str, list[tuple[float, str, _RulePlan]]] = {}
-    for rule_id in firing.matched:
-        plan = plans.get(rule_id)
-        if plan is None:
-            continue
+    def unknown_reason(self, plan: _RulePlan) -> str:
+        """Why the rule waits: its never-when and the unknown fields that could still make it hold."""
         rule = plan.rule
-        points = plan.score if playbook is None else score(rule.weight, playbook.multiplier(rule.tactic), plan.fit)
-        by_tactic.setdefault(rule.tactic, []).append((points, rule_id, plan))
-    out = []
-    for tactic in sorted(by_tactic):
-        candidates = by_tactic[tactic]
-        if len(candidates) > 1:
-            candidates.sort(key=_best_first)
-        if firing.blocked:
-            blocking = next((plan.rule for _, rid, plan in candidates if rid in firing.blocked), None)
-            if blocking is not None:
-                out.append(_Verdict(tactic, candidates, "rule", blocking))
-                continue
-        if firing.doubtful:
-            waiting = next((plan.rule for _, rid, plan in candidates if rid in firing.doubtful), None)
-            if waiting is not None:
-                out.append(_Verdict(tactic, candidates, "unknown", waiting))
-                continue
-        verdict = _Verdict(tactic, candidates)
-        if playbook is not None and (
-            playbook.disabled_reason(tactic) is not None or verdict.score < playbook.min_score
-        ):
-            verdict.by = "playbook"
-        out.append(verdict)
-    return out
+        cond = rule.unless
+        assert cond is not None
+        found = plan.unknown.remember(
+            plan.unknown.values(self.fact, self.held),
+            lambda: [unknown_reason(rule, unknown_fields(cond, self.stage, self.situations))],
+        )
+        reason: str = found[0]
+        return reason
 
 
-def _best(verdicts: list[_Verdict]) -> list[_Verdict]:
-    """The kept verdicts, best first: score, then specificity, then tactic id."""
-    kept = [v for v in verdicts if not v.by]
-    kept.sort(key=lambda v: (-v.score, -v.candidates[0][2].specificity, v.tactic))
-    return kept
+#: A recommended tactic in one evaluation: where it sorts, the tactic, its matched rule ids best first.
+_Kept = tuple[int, str, list[str]]
+#: A tactic set aside: the tactic, its matched rule ids best first, by whom ("rule", "unknown",
+#: "playbook"), and the rule id that sets it aside (for the playbook: its best rule).
+_Aside = tuple[str, list[str], str, str]
+
+
+def _verdicts(plans: _Plans, scoring: _Scoring, firing: Firing) -> tuple[list[_Kept], list[_Aside]]:
+    """Every tactic that matched: the kept ones best first (score, specificity, tactic id), the set-aside ones in
+    tactic order.
+
+    A tactic is set aside by the first of its matched rules (best first) that is blocked, else by
+    the first that waits for an unknown, else by the playbook (disabled or below its minimum).
+    """
+    order = scoring.order
+    matched = sorted([rid for rid in firing.matched if rid in order], key=order.__getitem__)
+    tactic_of = plans.tactic_of
+    deciding: dict[str, tuple[str, str]] = {}  # tactic -> (by, rule id), blocked before waiting, best rule first
+    for by, which in (("rule", firing.blocked), ("unknown", firing.doubtful)):
+        if which:  # most blocked or doubtful rules did not match: only matched ones count
+            for rid in sorted(which.intersection(matched), key=order.__getitem__):
+                deciding.setdefault(tactic_of[rid], (by, rid))
+    points, kept_order, disabled, min_score = scoring.points, scoring.kept, scoring.disabled, scoring.min_score
+    kept: list[_Kept] = []
+    aside: list[_Aside] = []
+    previous = None
+    candidates: list[str] = []
+    for rid in matched:  # sorted by tactic, so a tactic's rules come together, its best first
+        tactic = tactic_of[rid]
+        if tactic == previous:
+            candidates.append(rid)
+            continue
+        previous, candidates = tactic, [rid]
+        found = deciding.get(tactic) if deciding else None
+        if found is not None:
+            aside.append((tactic, candidates, *found))
+        elif min_score is not None and (disabled[tactic] is not None or points[rid] < min_score):
+            aside.append((tactic, candidates, "playbook", rid))
+        else:
+            kept.append((kept_order[rid], tactic, candidates))
+    kept.sort()  # by position alone: no two kept tactics share one
+    return kept, aside
 
 
 def ranked_tactics(
     ruleset: Ruleset, firing: Firing, playbook: Playbook | None = None, top: int | None = None
 ) -> list[str]:
     """The recommended tactic ids, best first, exactly as ``rank`` orders them (nothing rendered)."""
-    kept = _best(_verdicts(ruleset, firing, playbook))
-    return [v.tactic for v in (kept if top is None else kept[:top])]
+    plans = _plans_of(ruleset)
+    kept, _ = _verdicts(plans, _scoring(plans, playbook), firing)
+    return [tactic for _, tactic, _ in (kept if top is None else kept[:top])]
 
 
 def rank(
@@ -367,58 +413,52 @@ def rank(
 
         fact = build_fact(state, ruleset.compiled().counts)
     plans = _plans_of(ruleset)
-    basis = _Basis(plans, given if given is not None else state, state, fact, firing)
-    verdicts = _verdicts(ruleset, firing, playbook)
+    scoring = _scoring(plans, playbook)
+    kept, aside = _verdicts(plans, scoring, firing)
+    basis = _Basis(plans, given if given is not None else state, state, fact, firing.situations)
+    rules = plans.rules
     set_aside: list[SetAside] = []
-    for verdict in verdicts:
-        if not verdict.by:
-            continue
-        rule = verdict.rule
-        if verdict.by == "rule" and rule is not None:
-            plan = plans.rules[rule.id]
-            reason, facts = rule.unless_reason, basis.facts(basis.support(plan.unless, rule.unless))
-        elif verdict.by == "unknown" and rule is not None and rule.unless is not None:
-            plan = plans.rules[rule.id]
-            reason = unknown_reason(rule, basis.unknown(plan))
-            facts = basis.facts(basis.support(plan.when, rule.when))
+    for tactic, candidates, by, rule_id in aside:
+        plan = rules[rule_id]
+        rule = plan.rule
+        if by == "rule":
+            reason, facts = rule.unless_reason, basis.facts(plan.unless, rule.unless)
+        elif by == "unknown" and rule.unless is not None:
+            reason, facts = basis.unknown_reason(plan), basis.facts(plan.when, rule.when)
         else:
             assert playbook is not None
-            plan = verdict.candidates[0][2]
+            plan = rules[candidates[0]]
             rule = plan.rule
-            reason = playbook.disabled_reason(verdict.tactic) or (
-                f"score {verdict.score} is below the playbook's minimum of {playbook.min_score}"
+            reason = scoring.disabled[tactic] or (
+                f"score {scoring.points[candidates[0]]} is below the playbook's minimum of {playbook.min_score}"
             )
-            facts = basis.facts(basis.support(plan.when, rule.when))
-        aside = {"tactic": verdict.tactic, "rule_id": rule.id, "reason": reason, "by": verdict.by, "basis": facts}
-        set_aside.append(trusted(SetAside, aside))
-    kept = [
-        (v.score, v.tactic, v.candidates[0][2], [rule_id for _, rule_id, _ in v.candidates[1:]])
-        for v in _best(verdicts)
-    ]
-    if top is not None:
-        kept = kept[:top]
+            facts = basis.facts(plan.when, rule.when)
+        aside_fields = {"tactic": tactic, "rule_id": rule.id, "reason": reason, "by": by, "basis": facts}
+        set_aside.append(validated(SetAside, aside_fields))
     recommendations = []
-    for points, tactic, plan, others in kept:
-        fields: dict[str, Any] = plan.fields.copy()
-        fields["tactic"] = tactic
-        worded = plan.rule.by_side.get(state.our_side) if plan.rule.by_side else None
-        if worded is None:
-            fields["rationale"] = plan.fill(state)
-        else:
-            fields["move"], fields["rationale"] = worded[0], fill(worded[1], state)
-        fields["score"] = points
-        fields["basis"] = basis.of(plan)
-        fields["sources"] = list(plan.sources)
-        fields["cautions"] = list(plan.rule.cautions)
-        fields["family"] = plan.family
-        fields["other_rules"] = others
-        recommendations.append(trusted(Recommendation, fields))
-    return trusted(
+    points = scoring.points
+    for _, _, candidates in kept if top is None else kept[:top]:
+        plan = rules[candidates[0]]
+        move, rationale, facts = basis.recommendation(plan, state)
+        fields = {
+            "tactic": plan.tactic,
+            "move": move,
+            "rationale": rationale,
+            "score": points[candidates[0]],
+            "rule_id": plan.rule.id,
+            "basis": facts,
+            "sources": plan.sources,  # tuples: validation makes every list a new one
+            "cautions": plan.rule.cautions,
+            "family": plan.family,
+            "other_rules": candidates[1:],
+        }
+        recommendations.append(validated(Recommendation, fields))
+    return validated(
         Advice,
         {
             "recommendations": recommendations,
             "set_aside": set_aside,
-            "questions": [],
+            "questions": (),
             "situations": sorted(firing.situations),
             "ruleset": ruleset.name,
         },

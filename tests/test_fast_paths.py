@@ -11,17 +11,20 @@ from typing import Any
 
 import durable_rules_engine as drl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation_rules import Event, NegotiationState, StateError, advise
+from negotiation_rules._conditions import AnyOf, Test, evaluate, evaluate_item
 from negotiation_rules._engine import engine_for
 from negotiation_rules._examples import EXAMPLES
-from negotiation_rules._facts import effective_state
-from negotiation_rules._history import summary, trends
+from negotiation_rules._facts import FactBuilder, effective_state, predicate
+from negotiation_rules._fields import state_fields, value_at
+from negotiation_rules._history import TRENDS, summary, trends
 from negotiation_rules._ranking import TRACE_LIMIT, _Trace
 from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules._state import parse_state
+from negotiation_rules.testing.strategies import states as any_states
 
 events = st.builds(
     Event,
@@ -68,6 +71,53 @@ def test_the_effective_state_reads_the_history_in_one_pass_with_the_same_result(
     claims = sum(1 for e in history if e.kind == "authority_claimed" and e.by == "them")
     assert effective.counterpart.authority_claims == claims
     assert effective.counterpart.authority == ("claimed_higher" if claims else "unknown")
+
+
+class Text(str):
+    """A str subclass: the rule format's eq tells it from a str."""
+
+
+values = st.sampled_from(["offer", "concession", "us", "x", Text("offer"), True, False, 0, 1, 1.0, 2.5, None])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["eq", "ne", "in", "not_in", "gt", "lte", "exists"]),
+    st.one_of(values, st.lists(values, min_size=1, max_size=3)),
+    st.dictionaries(st.sampled_from(["kind", "by", "value"]), values, max_size=3),
+)
+def test_a_where_predicate_says_what_the_condition_says(op: str, value: Any, item: dict[str, Any]) -> None:
+    if op in ("in", "not_in") and not isinstance(value, list):
+        value = [value]
+    if op == "exists":
+        value = bool(value)
+    if op not in ("in", "not_in") and isinstance(value, list):
+        value = value[0]
+    if op in ("gt", "lte") and not isinstance(value, (int, float)):
+        value = 1
+    cond = Test("kind", op, value)
+    assert predicate(cond)(item) is evaluate(cond, item)
+    either = AnyOf((cond, Test("by", "eq", "us")))
+    assert predicate(either)(item) is evaluate(either, item)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_states(), st.booleans())
+def test_the_fact_builder_gives_the_fact_field_by_field(state: NegotiationState, with_trends: bool) -> None:
+    rules = builtin_ruleset()
+    counts = rules.compiled().counts
+    given_trends = trends(state.history) if with_trends else None
+    expected: dict[str, Any] = {f"trend__{name}": bool((given_trends or {}).get(name)) for name in TRENDS}
+    for path, spec in state_fields().items():
+        if spec.kind != "list" and not spec.is_unknown(value_at(state, path)):
+            expected[spec.fact_key] = value_at(state, path)
+    for count in counts:
+        items = value_at(state, count.path)
+        expected[count.key] = sum(1 for i in items if count.where is None or evaluate_item(count.where, i))
+    fact = FactBuilder(counts)(state, given_trends)
+    assert fact == expected
+    assert list(fact) == list(expected)  # the same order too
+    assert [type(v) for v in fact.values()] == [type(v) for v in expected.values()]
 
 
 def sample_states() -> Iterator[NegotiationState]:
@@ -139,11 +189,14 @@ def test_advice_is_the_same_whether_the_bases_are_remembered_or_not() -> None:
 
     states = list(sample_states())
     warm = [advise(s, questions=0) for s in states] + [advise(s, questions=0) for s in states]
-    for plan in _plans_of(builtin_ruleset()).rules.values():
-        for trace in (plan.when, plan.unless, plan.not_unless, plan.unknown):
+    plans = _plans_of(builtin_ruleset())
+    for plan in plans.rules.values():
+        for trace in (plan.recommend, plan.when, plan.unless, plan.unknown):
             trace.memo.clear()
+    plans.scorings.clear()
     cold = [advise(s, questions=0) for s in states]
     assert warm[: len(states)] == warm[len(states) :] == cold
+    assert [a.model_dump_json() for a in warm[: len(states)]] == [a.model_dump_json() for a in cold]
 
 
 def test_threads_switching_between_any_two_durable_rules_calls_get_the_sequential_answers() -> None:
