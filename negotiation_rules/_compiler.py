@@ -58,6 +58,8 @@ MAX_TESTS_PER_ALTERNATIVE = 28
 GROUP_ABOVE_SHARDS = 1
 #: ... and a key is split on only when at least this many of the rules pin it, at most this many keys deep.
 MIN_GROUP_RULES = 16
+#: ... and a value of that key gets a branch (its own shards) only when at least this many rules pin it.
+MIN_BRANCH_RULES = MAX_RULES_PER_SHARD // 2
 MAX_SPLIT_DEPTH = 8
 #: Pinned values that are compared exactly by both durable-rules and Python (ints as doubles).
 _EXACT_INT = 2**53
@@ -360,10 +362,12 @@ def _groups(rules: list[EngineRule], used: frozenset[str] = frozenset()) -> list
 
     The key whose pins exclude the most (summed over the rules) splits the rules into one branch
     per value, plus the rest: rules that do not pin it to a single value (a rule is never copied
-    into two branches: every engine rule costs durable-rules memory in every session). Each group
-    is split again on another key, until it fits in ``GROUP_ABOVE_SHARDS`` shards or
-    ``MAX_SPLIT_DEPTH`` keys are used. Each shard's guard then names the values on its branch's
-    path, and a state meets the guards of one branch per key.
+    into two branches: every engine rule costs durable-rules memory in every session). A branch
+    of fewer than ``MIN_BRANCH_RULES`` rules joins the rest: a shard of its own would cost
+    durable-rules about 70 KB, and as much again in every session, to skip a few rules. Each
+    group is split again on another key, until it fits in ``GROUP_ABOVE_SHARDS`` shards or
+    ``MAX_SPLIT_DEPTH`` keys are used. Each shard's guard then names the values on its
+    branch's path, and a state meets the guards of one branch per key.
     """
     if len(used) >= MAX_SPLIT_DEPTH or len(rules) <= GROUP_ABOVE_SHARDS * MAX_RULES_PER_SHARD:
         return [rules]
@@ -373,21 +377,22 @@ def _groups(rules: list[EngineRule], used: frozenset[str] = frozenset()) -> list
             share = _selectivity(key, values)
             if key not in used and len(values) == 1 and share <= 0.5:
                 benefit[key] = benefit.get(key, 0.0) + 1.0 - share
-    if not benefit:
-        return [rules]
-    key = min(benefit, key=lambda k: (-benefit[k], k))
-    branches: dict[Any, list[EngineRule]] = {}
-    rest: list[EngineRule] = []
-    for rule in rules:
-        allowed = dict(rule.pins).get(key)
-        if allowed is None or len(allowed) != 1 or _selectivity(key, allowed) > 0.5:
-            rest.append(rule)
-        else:
-            branches.setdefault(next(iter(allowed)), []).append(rule)
-    if len(rules) - len(rest) < MIN_GROUP_RULES:
-        return [rules]
-    groups = [group for value in sorted(branches, key=repr) for group in _groups(branches[value], used | {key})]
-    return groups + (_groups(rest, used | {key}) if rest else [])
+    for key in sorted(benefit, key=lambda k: (-benefit[k], k)):
+        branches: dict[Any, list[EngineRule]] = {}
+        rest: list[EngineRule] = []
+        for rule in rules:
+            allowed = dict(rule.pins).get(key)
+            if allowed is None or len(allowed) != 1 or _selectivity(key, allowed) > 0.5:
+                rest.append(rule)
+            else:
+                branches.setdefault(next(iter(allowed)), []).append(rule)
+        for value in [value for value, branch in branches.items() if len(branch) < MIN_BRANCH_RULES]:
+            rest.extend(branches.pop(value))
+        if len(rules) - len(rest) < MIN_GROUP_RULES:
+            continue  # this key splits off too little: the next best one may not
+        groups = [group for value in sorted(branches, key=repr) for group in _groups(branches[value], used | {key})]
+        return groups + (_groups(rest, used | {key}) if rest else [])
+    return [rules]
 
 
 def _pack(rules: Sequence[EngineRule]) -> list[Shard]:
