@@ -93,6 +93,8 @@ def child(source: str, engine: str) -> dict[str, Any]:
     if engine == "durable":
         pool = getattr(engine_for(book), "_pool", None)  # the session pool (engine internals; may change)
         if pool is not None and hasattr(pool, "acquire"):
+            if hasattr(pool, "limit"):  # a big book may open fewer sessions than measured here (session_limit)
+                pool.limit = max(pool.limit, EXTRA_SESSIONS + 1)
             leases = [pool.acquire(5.0) for _ in range(EXTRA_SESSIONS)]
             extra = (_settled() - first) / EXTRA_SESSIONS
             for lease in leases:

@@ -555,12 +555,26 @@ def memory_section(report: Report, calls: int, folder: Path, loads: int) -> None
         report.figure("4,000-rule book loaded [durable-rules]", None, note=str(results[0].get("error")))
         return
     loaded = [r["loaded_mb"] for r in results]
+    built = [r["built_mb"] for r in results if r.get("built_mb") is not None]
     report.figure("4,000-rule book: load time [durable-rules]", [r["load_s"] for r in results], "s")
     report.figure("4,000-rule book: RSS added by loading [durable-rules]", loaded, "MB")
+    if built:  # the C rulesets, which the first durable-rules call builds: part of the book's cost on durable-rules
+        report.figure("4,000-rule book: time to build its durable-rules rulesets", [r["build_s"] for r in results], "s")
+        report.figure("4,000-rule book: RSS added by building them", built, "MB")
+        loaded = [r["loaded_mb"] + r["built_mb"] for r in results]
     report.figure("4,000-rule book: RSS added by the first advise()", [r["session_mb"] for r in results], "MB")
     extra = [r["extra_session_mb"] for r in results if r["extra_session_mb"] is not None]
     report.figure("4,000-rule book: RSS per further engine session", extra or None, "MB")
-    report.target("4,000-rule book loaded <= 100 MB RSS [durable]", "100 MB", loaded, _at_most(100.0), "MB")
+    compiled = memory.measure(str(book), "compiled")
+    if "error" not in compiled:
+        report.figure("4,000-rule book: RSS added by loading [compiled]", [compiled["loaded_mb"]], "MB")
+    report.target(
+        "4,000-rule book loaded, C rulesets built <= 100 MB RSS [durable]",
+        "100 MB",
+        loaded,
+        _at_most(100.0),
+        "MB",
+    )
 
 
 def main() -> None:
