@@ -412,7 +412,7 @@ class _Lease:
 class _Waiter:
     """A caller waiting for a session: a lock it blocks on, and the session a releaser hands it."""
 
-    __slots__ = ("gate", "how", "ref", "sid")
+    __slots__ = ("gate", "how", "queued", "ref", "sid")
 
     def __init__(self, ref: weakref.ref[_Lease]) -> None:
         self.gate = threading.Lock()
@@ -420,6 +420,7 @@ class _Waiter:
         self.ref = ref
         self.sid: str | None = None
         self.how = ""
+        self.queued = False  # in the pool's line (``waiters``) now
 
 
 class _Pool:
@@ -460,43 +461,57 @@ class _Pool:
     def acquire(self, timeout: float) -> _Lease:
         """An empty session for one call; waits in line up to ``timeout`` seconds while all are in use.
 
-        A waiter blocks on a lock of its own (``_Waiter``), which a caller giving a session back
-        releases, rather than on a Condition: a Condition's ``__enter__`` is Python code, and an
-        interrupt landing inside it would keep the lock.
+        A waiter keeps its place in line for the whole wait and blocks on a lock of its own
+        (``_Waiter``), which a caller giving a session back releases, rather than on a
+        Condition: a Condition's ``__enter__`` is Python code, and an interrupt landing inside
+        it would keep the lock.
         """
         lease = _Lease()
         ref = weakref.ref(lease)
         deadline = time.monotonic() + timeout
+        waiter: _Waiter | None = None
         while True:
-            waiter = None
+            sid: str | None = None
+            handed: str | None = None
             with self.lock:
-                sid, how = self._take()
-                if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
-                    if sid is not None:
-                        self.status.pop(sid, None)
-                    self._reconcile()  # sessions an interrupt lost are found before new ones are opened
-                    sid, how = self._take()
-                if sid is not None:
-                    lease.sid = sid
-                    if how == _IDLE:
-                        self.status[sid] = ref
-                        return lease
-                    self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
-                elif time.monotonic() >= deadline or self.retired >= MAX_SESSIONS:
-                    raise EngineError(
-                        f"all {self.cap()} engine sessions of this ruleset stayed in use for {timeout:g} s"
-                        f" ({self.retired} retired); too many calls of one ruleset at once"
-                    )
+                if waiter is not None and waiter.sid is not None:
+                    handed, how = waiter.sid, waiter.how  # the giver set its status to this lease
+                    waiter.sid = None
                 else:
-                    waiter = _Waiter(ref)
-                    self.waiters.append(waiter)
-            if waiter is not None:
-                handed, how = self._wait(waiter, deadline)
-                if handed is None:
-                    continue  # woken to look again, or a slice of the wait is over
+                    sid, how = self._take()
+                    if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
+                        if sid is not None:
+                            self.status.pop(sid, None)
+                        self._reconcile()  # sessions an interrupt lost are found before new ones are opened
+                        sid, how = self._take()
+                    if sid is not None:
+                        if waiter is not None:
+                            self._leave(waiter)  # found one without waiting for it
+                        lease.sid = sid
+                        if how == _IDLE:
+                            self.status[sid] = ref
+                            return lease
+                        self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
+                    elif time.monotonic() >= deadline or self.retired >= MAX_SESSIONS:
+                        if waiter is not None:
+                            self._leave(waiter)
+                        raise EngineError(
+                            f"all {self.cap()} engine sessions of this ruleset stayed in use for {timeout:g} s"
+                            f" ({self.retired} retired); too many calls of one ruleset at once"
+                        )
+                    else:
+                        if waiter is None:
+                            waiter = _Waiter(ref)
+                        if not waiter.queued:
+                            waiter.queued = True
+                            self.waiters.append(waiter)
+            if handed is not None:
                 lease.sid = handed
                 if how == _IDLE:
-                    return lease  # the giver set its status to this lease
+                    return lease
+            elif sid is None:
+                self._wait(waiter, deadline)
+                continue
             sid = lease.sid  # to scrub or open, for this call only
             if self.scrub(sid) if how == _DIRTY else self.init(sid):
                 self.status[sid] = ref
@@ -505,30 +520,29 @@ class _Pool:
             with self.lock:
                 self._hand_over(None, True)  # a retired session leaves room for a new one: a waiter may open it
 
-    def _wait(self, waiter: _Waiter, deadline: float) -> tuple[str | None, str]:
-        """Block until a caller hands ``waiter`` a session, or for at most ``_WAIT_SLICE`` s; what it was handed.
+    def _wait(self, waiter: _Waiter | None, deadline: float) -> None:
+        """Block until a caller hands ``waiter`` a session or wakes it, or for at most ``_WAIT_SLICE`` s.
 
         Waking up now and then lets a waiter find sessions that ``_reconcile`` recovers (no one
-        hands those over). A waiter interrupted while blocked gives back what it was handed.
+        hands those over). A waiter interrupted while blocked leaves the line and passes on what
+        it was handed.
         """
+        if waiter is None:
+            return
         try:
             waiter.gate.acquire(timeout=max(0.0, min(deadline - time.monotonic(), _WAIT_SLICE)))
         except BaseException:
             with self.lock:
                 self._leave(waiter)
             raise
-        with self.lock:
-            sid = waiter.sid
-            if sid is None:
-                self._leave(waiter)
-        return sid, waiter.how
 
     def _leave(self, waiter: _Waiter) -> None:
         """Take ``waiter`` out of the line (under the lock); a session it was handed goes to the next one."""
-        if waiter.sid is None:
+        if waiter.queued:
+            waiter.queued = False
             with contextlib.suppress(ValueError):
                 self.waiters.remove(waiter)
-        else:
+        if waiter.sid is not None:
             sid, waiter.sid = waiter.sid, None
             self._hand_over(sid, waiter.how == _IDLE)
 
@@ -539,6 +553,7 @@ class _Pool:
         """
         while self.waiters:
             waiter = self.waiters.popleft()
+            waiter.queued = False
             if waiter.ref() is None:  # its call is gone
                 continue
             if sid is not None:
@@ -601,7 +616,9 @@ class _Pool:
             elif (status is _DIRTY or status is _UNOPENED) and sid not in dirty:
                 self.dirty.append(sid)
         self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
-        self.waiters = deque(waiter for waiter in self.waiters if waiter.ref() is not None)
+        for waiter in self.waiters:
+            waiter.queued = waiter.ref() is not None
+        self.waiters = deque(waiter for waiter in self.waiters if waiter.queued)
 
     def release(self, lease: _Lease, clean: bool) -> None:
         """Give a session back: to the first caller waiting, else idle when the call ended normally and
