@@ -6,11 +6,13 @@
 
 For each size and engine a fresh Python process imports the library, builds the benchmark
 states, and then measures its resident set (``VmRSS``) before loading, after loading the
-rulebook (``load_ruleset``: parse, check, compile, and the load-time durable-rules check),
-after the first ``advise()`` (which opens one engine session in every shard on durable-rules),
-and after opening ``EXTRA_SESSIONS`` more sessions (durable-rules only: the compiled
-evaluator has none). The synthetic books are those of ``benchmarks/run.py`` (workload.py):
-written once into a temporary folder by this process, loaded from there by each child.
+rulebook (``load_ruleset``: parse, check, compile, and the load-time durable-rules check,
+which builds each C ruleset and frees it again), on durable-rules after building its C
+rulesets (which the first durable-rules call does; measured apart here), after the first
+``advise()`` (which opens one engine session in every shard on durable-rules), and after
+opening ``EXTRA_SESSIONS`` more sessions (durable-rules only: the compiled evaluator has none).
+The synthetic books are those of ``benchmarks/run.py`` (workload.py): written once into a
+temporary folder by this process, loaded from there by each child.
 """
 
 from __future__ import annotations
@@ -78,12 +80,21 @@ def child(source: str, engine: str) -> dict[str, Any]:
         options["engine"] = "compiled"
     load_s = time.perf_counter() - start
     loaded = _settled()
+    build_s = built = None
+    if engine == "durable":
+        start = time.perf_counter()
+        _open = getattr(engine_for(book), "_open", None)  # the C rulesets, built on the first durable-rules call
+        if _open is not None:
+            _open()
+            build_s, built = time.perf_counter() - start, _settled()
     advise(state, **options)
     first = _settled()
     extra = None
     if engine == "durable":
         pool = getattr(engine_for(book), "_pool", None)  # the session pool (engine internals; may change)
         if pool is not None and hasattr(pool, "acquire"):
+            if hasattr(pool, "limit"):  # a big book may open fewer sessions than measured here (session_limit)
+                pool.limit = max(pool.limit, EXTRA_SESSIONS + 1)
             leases = [pool.acquire(5.0) for _ in range(EXTRA_SESSIONS)]
             extra = (_settled() - first) / EXTRA_SESSIONS
             for lease in leases:
@@ -93,7 +104,9 @@ def child(source: str, engine: str) -> dict[str, Any]:
         "load_s": load_s,
         "before_mb": before,
         "loaded_mb": loaded - before,
-        "session_mb": first - loaded,
+        "build_s": build_s,
+        "built_mb": None if built is None else built - loaded,
+        "session_mb": first - (loaded if built is None else built),
         "extra_session_mb": extra,
         "c_rulesets": len(live_handles()),
     }
@@ -172,6 +185,9 @@ def breakdown(source: str) -> dict[str, Any]:
     for handle in copies:
         drl.delete_ruleset(handle)
     del copies
+    _open = getattr(engine, "_open", None)
+    if _open is not None:
+        _open()  # the engine's own C rulesets (built on the first durable-rules call): not part of the session
     mark, rss_mark = malloc_mb() or 0.0, _settled()
     advise(state, ruleset=book, questions=0)
     session_heap, session_rss = (malloc_mb() or 0.0) - mark, _settled() - rss_mark
@@ -263,20 +279,21 @@ def main() -> None:
             print(json.dumps(result, indent=2))
             return
         print(
-            "| rules | engine | load (s) | RSS before (MB) | loaded (+MB) | first advise (+MB) "
-            "| per extra session (MB) | C rulesets alive |"
+            "| rules | engine | load (s) | RSS before (MB) | loaded (+MB) | durable-rules rulesets built (s / +MB) "
+            "| first advise (+MB) | per extra session (MB) | C rulesets alive |"
         )
-        print("|---:|---|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for size in sizes:
             for engine in args.engines:
                 r = measure(sources[size], engine)
                 if "error" in r:
-                    print(f"| {size:,} | {engine} | {r['error']} |||||", flush=True)
+                    print(f"| {size:,} | {engine} | {r['error']} ||||||", flush=True)
                     continue
                 label = f"{r['rules']:,} (built-in)" if size == BUILTIN else f"{r['rules']:,}"
+                built = "-" if r.get("built_mb") is None else f"{r['build_s']:.2f} / {r['built_mb']:.1f}"
                 print(
                     f"| {label} | {engine} | {r['load_s']:.1f} | {r['before_mb']:.0f} | {_mb(r['loaded_mb'])} "
-                    f"| {_mb(r['session_mb'])} | {_mb(r['extra_session_mb'])} | {r['c_rulesets']} |",
+                    f"| {built} | {_mb(r['session_mb'])} | {_mb(r['extra_session_mb'])} | {r['c_rulesets']} |",
                     flush=True,
                 )
     print(f"\n(whole run: {time.perf_counter() - started:.0f} s)")

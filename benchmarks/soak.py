@@ -62,6 +62,7 @@ def worker(index: int, calls: int, out: Any) -> None:
     done = [0]
     samples: list[dict[str, Any]] = []
     engine = engine_for(builtin_ruleset())
+    advise(states[0])  # the engine builds its durable-rules rulesets on its first call: the handles are counted after
     step = max(1, calls // 20)
 
     def count(kind: str, n: int = 1) -> int:

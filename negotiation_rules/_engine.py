@@ -16,8 +16,16 @@ corrupts the heap once a ruleset has a few dozen rules and a second ruleset exis
 process (reproduced in tests/test_engine.py's notes), while retracting the facts leaves the
 session empty and is safe. durable-rules holds at most 1,024 sessions per ruleset
 (``MAX_STATE_INDEX_LENGTH``; beyond that it fails or crashes), so the pool holds at most
-``MAX_SESSIONS`` per ruleset and further callers wait for one (``SESSION_WAIT_SECONDS``, then
-an ``EngineError``).
+``MAX_SESSIONS`` per ruleset, and fewer for a big one: a session takes memory in every shard
+for every rule (about 63 MB for 4,000 rules) and keeps it, so a ruleset opens only as many as
+``SESSION_MEMORY_BUDGET`` holds (``session_limit``). Further callers wait in line for one
+(``SESSION_WAIT_SECONDS``, then an ``EngineError``); a session given back goes to the caller
+that waited longest.
+
+Loading a ruleset checks each shard on durable-rules (creates it and frees it again, so a
+rule it refuses fails at load time whichever engine runs it); the engine builds its shards
+for good on its first durable-rules call, so a ruleset only the compiled engine runs never
+holds durable-rules' memory (``Engine._open``).
 
 A session goes back to the pool only when its call ended normally and its facts were
 retracted. A call that ended otherwise (an ``EngineError``, or a ``KeyboardInterrupt`` or a
@@ -65,7 +73,7 @@ import string
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -94,12 +102,21 @@ _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*\Z").match
 SITUATION_KEY = "situation__"
 #: Engine sessions per ruleset: durable-rules holds at most 1,024 (``MAX_STATE_INDEX_LENGTH``).
 MAX_SESSIONS = 1000
+#: The memory the open sessions of one ruleset may take together (estimated, see ``session_limit``) ...
+SESSION_MEMORY_BUDGET = 512 * 2**20
+#: ... but a ruleset may always open this many (a caller paused inside the engine does not stop the others).
+MIN_SESSIONS = 2
+#: What one session adds to the resident memory, per shard and per engine rule (benchmarks/memory.py, fitted).
+SESSION_BYTES_PER_SHARD = 68 * 1024
+SESSION_BYTES_PER_RULE = 10 * 1024 + 512
 #: How long a caller waits for a session when ``MAX_SESSIONS`` calls of one ruleset are in flight.
 SESSION_WAIT_SECONDS = 60.0
 #: Actions a scrub completes in one session of one shard before it gives up on proving it empty.
 _DRAIN_LIMIT = 100_000
 #: A pool with no session free looks for lost ones at most this often (seconds): a scan of all of them.
 _RECONCILE_EVERY = 0.05
+#: A caller waiting for a session looks again at least this often (seconds), for sessions found by reconciling.
+_WAIT_SLICE = 0.2
 _live_handles: set[int] = set()
 #: Encoded fact values an engine remembers before it starts over.
 FRAGMENT_LIMIT = 4096
@@ -140,8 +157,22 @@ def _delete_ruleset(handle: int) -> None:
 
 
 def live_handles() -> frozenset[int]:
-    """The durable-rules ruleset handles this process holds now (one per shard of each live ruleset)."""
+    """The durable-rules ruleset handles this process holds now (one per shard of each live ruleset that
+    was evaluated on durable-rules: a loaded ruleset has none until then, see ``Engine._open``)."""
     return frozenset(_live_handles)
+
+
+def session_limit(shards: int, engine_rules: int) -> int:
+    """How many sessions a ruleset of this size may open at once: as many as ``SESSION_MEMORY_BUDGET`` holds.
+
+    durable-rules allocates each session's working memory up front, in every shard and for
+    every rule (about 63 MB for the 4,000-rule benchmark book), and never frees it (see the
+    module docstring). More sessions than the calls that are inside the engine at the same
+    moment buy nothing: no durable-rules call releases the GIL, so throughput is the same
+    with 2 sessions as with 16 (docs/performance.md). The built-in rules get 254, 4,000 rules 7.
+    """
+    each = shards * SESSION_BYTES_PER_SHARD + engine_rules * SESSION_BYTES_PER_RULE
+    return max(MIN_SESSIONS, min(MAX_SESSIONS, SESSION_MEMORY_BUDGET // max(1, each)))
 
 
 def _verdict(name: str) -> tuple[int, str]:
@@ -198,12 +229,15 @@ def _admits(guard: Pins, values: Mapping[str, Any]) -> bool:
 class _ShardEngine:
     """One durable-rules ruleset (a shard): its handle, the keys its rules read and its guard.
 
-    No lock: durable-rules' C functions never release the GIL, so each call into a shard is
-    atomic for Python threads, and all that a sequence of calls shares (the action context,
-    the facts) belongs to one session, which the pool leases to one caller at a time.
+    The C ruleset is created on the engine's first durable-rules call (``create``), not when
+    the shard is checked at load time (``check``). No lock: durable-rules' C functions never
+    release the GIL, so each call into a shard is atomic for Python threads, and all that a
+    sequence of calls shares (the action context, the facts) belongs to one session, which the
+    pool leases to one caller at a time.
     """
 
     def __init__(self, shard: Shard) -> None:
+        self.shard = shard
         self.levels = shard.levels
         self.keys = shard.keys
         #: The fragments of its keys out of one evaluation's ``frags`` (``Engine.encode``): each starts
@@ -211,15 +245,36 @@ class _ShardEngine:
         self.pick = _picker(shard.keys)
         self.guard = shard.guard
         self.rest_guard = shard.guard[1:]  # the first key is looked up in the stage index
-        definition = shard.definition()
-        definition[_INIT_RULE] = {"all": [{"m": {"t": _INIT_RULE}}]}
-        self.handle: int = _drl.create_ruleset(f"negotiation_rules_{next(_names)}", json.dumps(definition))
-        _live_handles.add(self.handle)
-        weakref.finalize(self, _delete_ruleset, self.handle)
+        #: The durable-rules ruleset, 0 until ``create`` made it.
+        self.handle = 0
         #: Every fact id a session can hold in this shard: one per stage, one per state of a batch per stage.
         self._ids = [f"stage{level}" for level in sorted(self.levels)] + [
             _batch_id(k, level) for level in sorted(self.levels) for k in range(BATCH_CHUNK)
         ]
+
+    def _definition(self) -> str:
+        """The JSON text durable-rules' ``create_ruleset`` takes: the shard's rules and the opening rule."""
+        definition = self.shard.definition()
+        definition[_INIT_RULE] = {"all": [{"m": {"t": _INIT_RULE}}]}
+        return json.dumps(definition)
+
+    def check(self) -> None:
+        """Have durable-rules build this shard and free it again (``_drl.error`` when it refuses it).
+
+        ``create`` later builds the very same text, so the verdict is the one the engine gets;
+        meanwhile the process holds one shard's C memory at a time, not the whole ruleset's.
+        """
+        handle = _drl.create_ruleset(f"negotiation_rules_check_{next(_names)}", self._definition())
+        _drl.delete_ruleset(handle)
+
+    def create(self) -> None:
+        """Build this shard in durable-rules (once); it is freed when this object is collected."""
+        if self.handle:
+            return
+        handle = _drl.create_ruleset(f"negotiation_rules_{next(_names)}", self._definition())
+        _live_handles.add(handle)
+        weakref.finalize(self, _delete_ruleset, handle)  # before it is stored: an interrupt then frees, not leaks
+        self.handle = handle
 
     def init_session(self, sid: str) -> None:
         """Open session ``sid`` here by running one action in it, so its action context is set.
@@ -392,21 +447,39 @@ class _Lease:
     sid: str  # set by ``_Pool.acquire`` before the lease is handed out
 
 
+class _Waiter:
+    """A caller waiting for a session: a lock it blocks on, and the session a releaser hands it."""
+
+    __slots__ = ("gate", "how", "queued", "ref", "sid")
+
+    def __init__(self, ref: weakref.ref[_Lease]) -> None:
+        self.gate = threading.Lock()
+        self.gate.acquire()  # released by whoever hands it a session (or wakes it to look again)
+        self.ref = ref
+        self.sid: str | None = None
+        self.how = ""
+        self.queued = False  # in the pool's line (``waiters``) now
+
+
 class _Pool:
-    """The engine sessions of one ruleset: at most ``MAX_SESSIONS``, each idle, leased, dirty or retired.
+    """The engine sessions of one ruleset: at most ``limit`` open at once, each idle, leased, dirty or retired.
 
     ``status`` is the truth (one entry per session id ever used, each change one store, so an
     interrupt cannot lose a session); ``idle`` and ``dirty`` are lists that say where to look
     and may hold stale ids, which are skipped. A caller takes an idle session, else scrubs a
-    dirty one for itself, else opens a new one, else waits.
+    dirty one for itself, else opens a new one while fewer than ``limit`` are open, else
+    waits in line: a session given back goes straight to the first caller waiting.
     """
 
-    def __init__(self, init: Callable[[str], bool], scrub: Callable[[str], bool]) -> None:
+    def __init__(self, init: Callable[[str], bool], scrub: Callable[[str], bool], limit: int = MAX_SESSIONS) -> None:
         self.init = init
         self.scrub = scrub
+        #: Sessions open at once (retired ones not counted), at most ``MAX_SESSIONS`` (see ``session_limit``).
+        self.limit = limit
         self.status: dict[str, Any] = {}
         self.idle: list[str] = []
         self.dirty: list[str] = []
+        self.waiters: deque[_Waiter] = deque()
         self.lock = threading.Lock()
         self.reconciled_at = 0.0
         self.retired = 0  # as counted at the last reconciliation
@@ -414,6 +487,7 @@ class _Pool:
     def reset_after_fork(self) -> None:
         """In a forked child: a fresh lock; sessions other threads held at the fork are dirty."""
         self.lock = threading.Lock()
+        self.waiters = deque()  # only the forking thread lives on, and it was not waiting
         for sid, status in list(self.status.items()):
             if isinstance(status, weakref.ref) or (isinstance(status, tuple) and status[0] == _DIRTY):
                 self.status[sid] = _DIRTY
@@ -423,10 +497,12 @@ class _Pool:
                 self.dirty.append(sid)
 
     def acquire(self, timeout: float) -> _Lease:
-        """An empty session for one call; waits up to ``timeout`` seconds while all are in use.
+        """An empty session for one call; waits in line up to ``timeout`` seconds while all are in use.
 
-        Waiting polls (a millisecond, doubling up to 200 ms) instead of using a Condition: its
-        ``__enter__`` is Python code, and an interrupt landing inside it would keep the lock.
+        A waiter keeps its place in line for the whole wait and blocks on a lock of its own
+        (``_Waiter``), which a caller giving a session back releases, rather than on a
+        Condition: a Condition's ``__enter__`` is Python code, and an interrupt landing inside
+        it would keep the lock.
         """
         lease = _Lease()
         ref = weakref.ref(lease)
@@ -439,35 +515,111 @@ class _Pool:
                     status[first] = ref
                     return lease
         deadline = time.monotonic() + timeout
-        pause = 0.001
+        waiter: _Waiter | None = None
         while True:
+            sid: str | None = None
+            handed: str | None = None
             with self.lock:
-                sid, how = self._take()
-                if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
-                    if sid is not None:
-                        self.status.pop(sid, None)
-                    self._reconcile()  # sessions an interrupt lost are found before new ones are opened
+                if waiter is not None and waiter.sid is not None:
+                    handed, how = waiter.sid, waiter.how  # the giver set its status to this lease
+                    waiter.sid = None
+                else:
                     sid, how = self._take()
-                if sid is not None:
-                    lease.sid = sid
-                    if how == _IDLE:
-                        self.status[sid] = ref
-                        return lease
-                    self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
-            if sid is not None:
-                if self.scrub(sid) if how == _DIRTY else self.init(sid):
-                    self.status[sid] = ref
+                    if how == "new" or (sid is None and time.monotonic() - self.reconciled_at > _RECONCILE_EVERY):
+                        if sid is not None:
+                            self.status.pop(sid, None)
+                        self._reconcile()  # sessions an interrupt lost are found before new ones are opened
+                        sid, how = self._take()
+                    if sid is not None:
+                        if waiter is not None:
+                            self._leave(waiter)  # found one without waiting for it
+                        lease.sid = sid
+                        if how == _IDLE:
+                            self.status[sid] = ref
+                            return lease
+                        self.status[sid] = (how, ref)  # scrubbed or opened outside the lock, for this call only
+                    elif time.monotonic() >= deadline or self.retired >= MAX_SESSIONS:
+                        if waiter is not None:
+                            self._leave(waiter)
+                        raise EngineError(
+                            f"all {self.cap()} engine sessions of this ruleset stayed in use for {timeout:g} s"
+                            f" ({self.retired} retired); too many calls of one ruleset at once"
+                        )
+                    else:
+                        if waiter is None:
+                            waiter = _Waiter(ref)
+                        if not waiter.queued:
+                            waiter.queued = True
+                            self.waiters.append(waiter)
+            if handed is not None:
+                lease.sid = handed
+                if how == _IDLE:
                     return lease
-                self.status[sid] = _RETIRED
+            elif sid is None:
+                self._wait(waiter, deadline)
                 continue
-            left = deadline - time.monotonic()
-            if left <= 0 or self.retired >= MAX_SESSIONS:
-                raise EngineError(
-                    f"all {MAX_SESSIONS} engine sessions of this ruleset stayed in use for {timeout:g} s"
-                    f" ({self.retired} retired); too many calls of one ruleset at once"
-                )
-            time.sleep(min(left, pause))
-            pause = min(pause * 2, 0.2)
+            sid = lease.sid  # to scrub or open, for this call only
+            if self.scrub(sid) if how == _DIRTY else self.init(sid):
+                self.status[sid] = ref
+                return lease
+            self.status[sid] = _RETIRED
+            with self.lock:
+                self._hand_over(None, True)  # a retired session leaves room for a new one: a waiter may open it
+
+    def _wait(self, waiter: _Waiter | None, deadline: float) -> None:
+        """Block until a caller hands ``waiter`` a session or wakes it, or for at most ``_WAIT_SLICE`` s.
+
+        Waking up now and then lets a waiter find sessions that ``_reconcile`` recovers (no one
+        hands those over). A waiter interrupted while blocked leaves the line and passes on what
+        it was handed.
+        """
+        if waiter is None:
+            return
+        try:
+            waiter.gate.acquire(timeout=max(0.0, min(deadline - time.monotonic(), _WAIT_SLICE)))
+        except BaseException:
+            with self.lock:
+                self._leave(waiter)
+            raise
+
+    def _leave(self, waiter: _Waiter) -> None:
+        """Take ``waiter`` out of the line (under the lock); a session it was handed goes to the next one."""
+        if waiter.queued:
+            waiter.queued = False
+            with contextlib.suppress(ValueError):
+                self.waiters.remove(waiter)
+        if waiter.sid is not None:
+            sid, waiter.sid = waiter.sid, None
+            self._hand_over(sid, waiter.how == _IDLE)
+
+    def _hand_over(self, sid: str | None, clean: bool) -> None:
+        """Give session ``sid`` (under the lock) to the first live waiter, else file it idle or dirty.
+
+        With ``sid`` None the first waiter is only woken, to look again (a place became free).
+        """
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.queued = False
+            if waiter.ref() is None:  # its call is gone
+                continue
+            if sid is not None:
+                self.status[sid] = waiter.ref if clean else (_DIRTY, waiter.ref)  # first: it says who holds it
+                waiter.how = _IDLE if clean else _DIRTY
+                waiter.sid = sid
+            waiter.gate.release()
+            return
+        if sid is None:
+            return
+        if clean:
+            self.idle.append(sid)
+            self.status[sid] = _IDLE
+        else:
+            self.dirty.append(sid)
+            self.status[sid] = _DIRTY
+
+    def cap(self) -> int:
+        """How many sessions may be open at once (``limit``, at most ``MAX_SESSIONS``, read at call time)."""
+        return max(1, min(MAX_SESSIONS, self.limit))
 
     def _take(self) -> tuple[str | None, str]:
         """An idle session, else a dirty or unopened one, else a new id (status ``None``), else nothing."""
@@ -482,11 +634,16 @@ class _Pool:
                 return sid, _DIRTY
             if status is _UNOPENED:
                 return sid, "open"
-        if len(self.status) < MAX_SESSIONS:
+        opened = len(self.status)
+        if opened < MAX_SESSIONS and opened - self._retired() < self.cap():
             sid = f"nr{next(_sids)}"
             self.status[sid] = None  # counted from now on; the caller sets what it is
             return sid, "new"
         return None, ""
+
+    def _retired(self) -> int:
+        """Sessions retired now (they stay in durable-rules, but leave their place in ``limit`` to a new one)."""
+        return sum(1 for status in self.status.values() if status is _RETIRED)
 
     def _reconcile(self) -> None:
         """Find what interrupts left half-done: leases whose call is gone, ids missing from the lists."""
@@ -505,17 +662,16 @@ class _Pool:
             elif (status is _DIRTY or status is _UNOPENED) and sid not in dirty:
                 self.dirty.append(sid)
         self.retired = sum(1 for status in self.status.values() if status is _RETIRED)
+        for waiter in self.waiters:
+            waiter.queued = waiter.ref() is not None
+        self.waiters = deque(waiter for waiter in self.waiters if waiter.queued)
 
     def release(self, lease: _Lease, clean: bool) -> None:
-        """Give a session back: idle when the call ended normally and emptied it, else dirty (scrubbed later)."""
+        """Give a session back: to the first caller waiting, else idle when the call ended normally and
+        emptied it, else dirty (scrubbed by whoever takes it next)."""
         sid = lease.sid
         with self.lock:
-            if clean:
-                self.idle.append(sid)
-                self.status[sid] = _IDLE
-            else:
-                self.dirty.append(sid)
-                self.status[sid] = _DIRTY
+            self._hand_over(sid, clean)
 
     def count(self) -> int:
         """Sessions opened in durable-rules (idle, leased, dirty or retired)."""
@@ -523,7 +679,7 @@ class _Pool:
 
 
 class Engine:
-    """A compiled ruleset loaded into durable-rules; ``evaluate`` is safe from many threads."""
+    """A compiled ruleset checked on durable-rules, built there on first use; ``evaluate`` is thread-safe."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         # only a weak reference: the ruleset keys the engine cache, and the engine must not keep it alive
@@ -567,7 +723,11 @@ class Engine:
         #: The fact keys and the situations some shard guard reads: all a stage's ``values`` need.
         self._guard_keys = tuple(sorted(guarded - situation_keys))
         self._guard_situations = dict.fromkeys(sorted(guarded & situation_keys), False)
-        self._pool = _Pool(self._init_session, self._scrub)
+        #: Whether the shards were built in durable-rules (``_open``, on the first durable-rules call).
+        self.opened = False
+        self._open_lock = threading.Lock()
+        engine_rules = sum(len(shard.rules) for shard in self.compiled.shards)
+        self._pool = _Pool(self._init_session, self._scrub, session_limit(len(self.shards), engine_rules))
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)
@@ -597,7 +757,9 @@ class Engine:
         return self._pool.count()
 
     def _init_session(self, sid: str) -> bool:
-        """Open a new session in every shard; False when durable-rules refuses (it is then never used)."""
+        """Open a new session in every shard (building the shards first); False when durable-rules refuses."""
+        if not self.opened:
+            self._open()  # the first session of this engine: no evaluation has needed durable-rules before
         for engine in self.shards:
             try:
                 engine.init_session(sid)
@@ -620,12 +782,33 @@ class Engine:
     def _after_fork(self) -> None:
         """In a forked child: fresh locks (another thread may have held one at the fork)."""
         self._cache._lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._pool.reset_after_fork()
 
+    def _open(self) -> None:
+        """Build the shards in durable-rules: on the first durable-rules call, not at load time.
+
+        Loading checked every shard and freed it again (``_ShardEngine.check``), so a ruleset the
+        compiled engine alone runs never holds durable-rules' memory (about 90 MB for 4,000
+        rules). An interrupt leaves some shards built and ``opened`` False: the next call
+        builds the rest. A process forked afterwards shares the built shards with its parent.
+        """
+        with self._open_lock:
+            if self.opened:
+                return
+            try:
+                for engine in self.shards:
+                    engine.create()
+            except _drl.error as exc:
+                raise EngineError(f"durable-rules failed to build this ruleset: {exc}") from None
+            self.opened = True
+
     def _load(self, ruleset: Ruleset, shard: Shard) -> list[_ShardEngine]:
-        """Create the shard in durable-rules; if it refuses, split to find and name the bad rule."""
+        """Check the shard on durable-rules (``_ShardEngine.check``); if refused, split to find the bad rule."""
+        engine = _ShardEngine(shard)
         try:
-            return [_ShardEngine(shard)]
+            engine.check()
+            return [engine]
         except _drl.error as exc:
             if len(shard.rules) == 1:
                 raise self._refused(ruleset, shard.rules[0], exc) from None

@@ -1,9 +1,10 @@
 """The public way to load rules: ``load_ruleset`` and the built-in rulesets, above the loader and the engine.
 
 ``_loader.py`` reads rule files into the model (``_model.py``) and yields every mistake;
-this module builds the ``Ruleset``, raises the first mistake, and then hands the rules to
-durable-rules once, so a rule the engine refuses fails here, at load time, with its file,
-line and id. Loaded rulesets are cached by their files' content.
+this module builds the ``Ruleset``, raises the first mistake, and then has durable-rules
+check the rules once, so a rule the engine refuses fails here, at load time, with its file,
+line and id, whichever engine runs it later (durable-rules builds its rulesets for good on
+their first use). Loaded rulesets are cached by their files' content.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
 
 
 def _loaded(ruleset: Ruleset) -> Ruleset:
-    """Load the ruleset into durable-rules now, so a rule the engine refuses fails at load time."""
+    """Check the ruleset on durable-rules now, so a rule the engine refuses fails at load time (see _engine.py)."""
     engine_for(ruleset)
     return ruleset
 
