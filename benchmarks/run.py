@@ -422,6 +422,7 @@ def thread_section(report: Report, sts: list[Any], calls: int) -> None:
 def startup_section(report: Report, rounds: int) -> None:
     """Fresh processes, run in turn: the dependencies alone, ``import negotiation_rules``, the demo command."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode files read (and written once, below) as when installed
     script = Path(sys.executable).parent / "negotiation-rules"
     demo = [str(script), "demo"] if script.exists() else [sys.executable, "-m", "negotiation_rules", "demo"]
     commands = {
@@ -431,6 +432,8 @@ def startup_section(report: Report, rounds: int) -> None:
         "import": [sys.executable, "-c", "import negotiation_rules"],
         "demo": demo,
     }
+    for command in commands.values():  # untimed: writes the bytecode files, warms the file cache
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     times: dict[str, list[list[float]]] = {name: [] for name in commands}
     for _ in range(RUNS):
         for name in commands:
