@@ -76,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rules-engine",
-        choices=("durable", "compiled"),  # negotiation_rules._compiled.ENGINES, not imported before it is needed
+        choices=("durable", "compiled"),  # negotiation_rules._evaluator.ENGINES, not imported before it is needed
         default="durable",
         help="the engine scenario files and the advisor fixture use: durable (durable-rules, default) or compiled",
     )

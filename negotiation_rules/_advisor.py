@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._advice import Advice
-from ._compiled import check_engine, evaluator_for
+from ._evaluator import check_engine, evaluator_for
 from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for
 from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask

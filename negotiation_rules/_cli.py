@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ._advisor import advise
-from ._compiled import ENGINES
 from ._errors import NegotiationRulesError, UsageError, did_you_mean
+from ._evaluator import ENGINES
 from ._examples import EXAMPLES
 from ._render import (
     Block,
@@ -391,6 +391,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(status)
 
 
+class _Version(argparse.Action):
+    """``--version``: argparse's own action, but the version is read only when asked for (the metadata is slow)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from . import __version__
+
+        parser._print_message(f"{PROG} {__version__}\n", sys.stdout)
+        parser.exit()
+
+
 def _non_negative(text: str) -> int:
     """An argparse type: a whole number >= 0."""
     try:
@@ -595,8 +608,6 @@ def build_parser(only: str | None = None, streams: Streams | None = None) -> arg
 
     The other commands' tools (what-if's search, for its ``--goal`` choices) then stay unimported.
     """
-    from . import __version__
-
     parser = _Parser(
         prog=PROG,
         description="Ranked, explained negotiation advice from declarative rules.",
@@ -612,7 +623,7 @@ def build_parser(only: str | None = None, streams: Streams | None = None) -> arg
         formatter_class=_FMT,
     )
     parser.streams = streams
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         epilog = "example:\n" + "\n".join(f"  {PROG} {e}" for e in command.examples)

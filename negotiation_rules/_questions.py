@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._advice import Answer, Question
-from ._compiled import evaluator_for
 from ._conditions import Condition, leaves
 from ._engine import engine_for
+from ._evaluator import evaluator_for
 from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, state_fields, value_at
 from ._history import trends as history_trends

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 from ._advice import Advice
 from ._advisor import advice_for
-from ._compiled import check_engine
 from ._errors import RulesetError, StateError
+from ._evaluator import check_engine
 from ._factcheck import excerpt
 from ._history import trends as history_trends
 from ._pipeline import PlaybookArg, RulesetArg, check_top
