@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: the library makes these with ``trusted`` (no validation), so pydantic builds a
+    # model's validator and serializer on its first validation or dump, not at import; showing
+    # advice (``str()``, the command line) never needs them.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Source(_Out):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._advice import Answer, Question
+from ._advice import Answer, Question, trusted
 from ._conditions import Condition, leaves
 from ._engine import engine_for
 from ._evaluator import evaluator_for
@@ -111,13 +111,15 @@ def ask(
     answers: dict[str, list[tuple[Answer, float]]] = {}
     for (path, value, _), firing in zip(trials, firings, strict=True):
         effect, change = _effect(before, ranked_tactics(ruleset, firing, playbook, TOP))
-        answers.setdefault(path, []).append((Answer(value=value, label=label(path, value), effect=effect), change))
+        answer = trusted(Answer, {"value": value, "label": label(path, value), "effect": effect})
+        answers.setdefault(path, []).append((answer, change))
     questions = []
     for path, found in answers.items():
         impact = round(sum(change for _, change in found) / len(found), 4)
         if impact > 0:
             question = words()[path].question
             assert question is not None
-            questions.append(Question(path=path, question=question, answers=[a for a, _ in found], impact=impact))
+            made = {"path": path, "question": question, "answers": [a for a, _ in found], "impact": impact}
+            questions.append(trusted(Question, made))
     questions.sort(key=lambda q: (-q.impact, q.path))
     return questions[:limit]

@@ -180,7 +180,10 @@ def _build_plans(ruleset: Ruleset) -> _Plans:
             fit=fit,
             score=score(rule.weight, 1.0, fit),
             sources=tuple(
-                Source(document=s.document, section=s.section, title=source_title(s.document) or s.document)
+                trusted(
+                    Source,
+                    {"document": s.document, "section": s.section, "title": source_title(s.document) or s.document},
+                )
                 for s in rule.sources
             ),
             specificity=spec,
