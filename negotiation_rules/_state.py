@@ -44,7 +44,11 @@ MAX_INPUT_BYTES = 5_000_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
+    # defer_build: pydantic builds the validators on the first state validated, not at import
+    # (the first model built also makes pydantic scan the installed packages for its plugins)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT, defer_build=True
+    )
 
 
 class Counterpart(_Model):
