@@ -148,12 +148,21 @@ def _firing(found: _Found) -> Firing:
     return Firing(frozenset(found[0]), frozenset(found[1]), frozenset(found[2]), frozenset(found[3]))
 
 
+def _stage_body(keys: Sequence[str], frags: Mapping[str, str]) -> str:
+    """The fragments of the keys one shard reads, joined: what its rules can see of a stage fact."""
+    try:
+        return ",".join([frags[k] for k in keys])
+    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
+        return ",".join([frags[k] for k in keys if k in frags])
+
+
 def _stage_text(head: str, keys: Sequence[str], frags: Mapping[str, str]) -> str:
     """One stage fact for one shard: its head (session, id, stage) and the fragments of the keys the shard reads."""
-    try:
-        body = ",".join([frags[k] for k in keys])
-    except KeyError:  # a key the fact does not have: leave it out, as the full fact would
-        body = ",".join([frags[k] for k in keys if k in frags])
+    return _with_head(head, _stage_body(keys, frags))
+
+
+def _with_head(head: str, body: str) -> str:
+    """A stage fact's text from its head and body."""
     return f"{head},{body}}}" if body else head + "}"
 
 
@@ -824,12 +833,28 @@ class Engine:
                     everyone = list(range(count))
                     asks = dict.fromkeys(self._always(level), everyone)
                 for engine, ks in asks.items():
-                    stage_texts = [_stage_text(texts[k][0], engine.keys, frags[k]) for k in ks]
-                    asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
+                    # states whose stage facts read the same in this shard fire the same rules in it (each
+                    # rule reads one fact): it is asked once per distinct fact, and the others get its answer
+                    first: dict[str, int] = {}
+                    alike: dict[int, list[int]] = {}
+                    asked: list[int] = []
+                    stage_texts: list[str] = []
+                    for k in ks:
+                        body = _stage_body(engine.keys, frags[k])
+                        seen = first.setdefault(body, k)
+                        if seen == k:
+                            asked.append(k)
+                            stage_texts.append(_with_head(texts[k][0], body))
+                        else:
+                            alike.setdefault(seen, []).append(k)
+                    asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in asked]))
                     for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
                         at = message.index(',"id":"') + 7
                         k = int(message[at : message.index("s", at)])
-                        self._decode((message[2 : message.index('"', 2)],), found[k], news[k])
+                        names = (message[2 : message.index('"', 2)],)
+                        self._decode(names, found[k], news[k])
+                        for other in alike.get(k, ()):
+                            self._decode(names, found[other], news[other])
         except _drl.error as exc:
             raise EngineError(f"durable-rules failed while evaluating: {exc}") from None
         return [_firing(f) for f in found], asserted

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._advice import Answer, Question, trusted
 from ._conditions import Condition, leaves
+from ._derived import derived
 from ._engine import engine_for
 from ._evaluator import evaluator_for
 from ._facts import effective_state
@@ -31,11 +32,16 @@ from ._vocabulary import label, words
 TOP = 3
 
 
-def _read_paths(ruleset: Ruleset) -> set[str]:
-    """Every state path a rule or situation condition reads."""
+def _read_paths(ruleset: Ruleset) -> frozenset[str]:
+    """Every state path a rule or situation condition reads (worked out once per ruleset: ``read_paths``)."""
     conds: list[Condition] = [s.when for s in ruleset.situations]
     conds += [c for r in ruleset.rules for c in (r.when, r.unless) if c is not None]
-    return {leaf.path for c in conds for leaf in leaves(c) if not leaf.path.startswith(SITUATION_PREFIX)}
+    return frozenset(leaf.path for c in conds for leaf in leaves(c) if not leaf.path.startswith(SITUATION_PREFIX))
+
+
+def read_paths(ruleset: Ruleset) -> frozenset[str]:
+    """Every state path the ruleset's conditions read, kept with the ruleset (see _derived.py)."""
+    return derived(ruleset, _read_paths)
 
 
 def with_value(state: NegotiationState, path: str, value: Any) -> NegotiationState:
@@ -86,7 +92,7 @@ def ask(
     if limit <= 0:
         return []
     effective = effective_state(given)
-    read = _read_paths(ruleset)
+    read = read_paths(ruleset)
     fields = state_fields()
     durable = engine_for(ruleset)
     if trends is None and durable.compiled.uses_trends:
