@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,6 +273,8 @@ def _lint_findings(paths: Sequence[str], builtin: bool | None, stdin: IO[str]) -
     if "-" not in paths:
         yield from lint(list(paths), builtin=builtin)
         return
+    import tempfile  # with shutil and the compression modules: only lint of stdin needs it
+
     text = _read_text("-", stdin, "rules")
     with tempfile.TemporaryDirectory(prefix="negotiation-rules-lint-") as folder:
         file = Path(folder) / "stdin.yaml"
