@@ -21,7 +21,6 @@ from ._errors import (
 )
 from ._firing import Firing, subscribe
 from ._loader import iter_ruleset_errors
-from ._playbook import Playbook, load_playbook
 from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
 from ._state import Counterpart, Event, Issue, NegotiationState
 
@@ -78,6 +77,8 @@ if TYPE_CHECKING:  # for type checkers and the API reference; at run time they l
     from ._frames import frame_states as frame_states
     from ._lint import Finding as Finding
     from ._lint import lint as lint
+    from ._playbook import Playbook as Playbook
+    from ._playbook import load_playbook as load_playbook
     from ._session import Negotiation as Negotiation
     from ._whatif import WhatIf as WhatIf
     from ._whatif import what_if as what_if
@@ -93,6 +94,8 @@ _LAZY = {
     "Finding": "._lint",
     "lint": "._lint",
     "Negotiation": "._session",
+    "Playbook": "._playbook",
+    "load_playbook": "._playbook",
     "WhatIf": "._whatif",
     "what_if": "._whatif",
     "advise_frame": "._frames",

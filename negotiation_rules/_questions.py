@@ -12,7 +12,7 @@ two to four states per unknown field (docs/performance.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._advice import Answer, Question, trusted
 from ._conditions import Condition, leaves
@@ -22,11 +22,13 @@ from ._evaluator import evaluator_for
 from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, state_fields, value_at
 from ._history import trends as history_trends
-from ._playbook import Playbook
 from ._ranking import ranked_tactics
 from ._ruleset import Ruleset
 from ._state import NegotiationState
 from ._vocabulary import label, words
+
+if TYPE_CHECKING:
+    from ._playbook import Playbook
 
 #: The top of the advice a question is judged against.
 TOP = 3

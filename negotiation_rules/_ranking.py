@@ -29,7 +29,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._advice import Advice, Fact, Recommendation, SetAside, Source, trusted
 from ._basis import facts_of, support, unknown_fields
@@ -38,10 +38,12 @@ from ._derived import derived
 from ._facts import derived_paths
 from ._fields import SITUATION_PREFIX, value_at
 from ._firing import Firing
-from ._playbook import Playbook
 from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
 from ._state import NegotiationState
 from ._vocabulary import about, label, source_title
+
+if TYPE_CHECKING:
+    from ._playbook import Playbook
 
 
 def fit_factor(specificity: int) -> float:
