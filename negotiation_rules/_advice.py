@@ -1,6 +1,7 @@
 """The output: ranked, explained, sourced advice (pydantic v2; ``model_dump_json()`` is the wire format)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every field's
+# annotation from its text when the class is made, which costs start-up time.
 
 from typing import Any, Literal, TypeVar
 

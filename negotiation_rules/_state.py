@@ -5,7 +5,8 @@ enums, ``None`` for booleans and counts), and no rule reads an unknown as a know
 Types are strict: ``"2"`` is not a number and ``"yes"`` is not a boolean.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every field's
+# annotation from its text when the class is made, which costs start-up time.
 
 import json
 from collections.abc import Mapping
