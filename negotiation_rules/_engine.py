@@ -848,10 +848,12 @@ class Engine:
                         else:
                             alike.setdefault(seen, []).append(k)
                     asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in asked]))
+                    fired: dict[int, list[str]] = {}
                     for message in engine.run_many("[" + ",".join(stage_texts) + "]"):
                         at = message.index(',"id":"') + 7
                         k = int(message[at : message.index("s", at)])
-                        names = (message[2 : message.index('"', 2)],)
+                        fired.setdefault(k, []).append(message[2 : message.index('"', 2)])
+                    for k, names in fired.items():
                         self._decode(names, found[k], news[k])
                         for other in alike.get(k, ()):
                             self._decode(names, found[other], news[other])
