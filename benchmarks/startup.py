@@ -4,7 +4,8 @@ The same commands as the start-up section of ``run.py``: each runs as a fresh pr
 commands taking turns, ``--runs`` times (default 10); the minimum wall time of each is printed
 with the ratios the targets of issue 13 name (import <= 1.5x the dependencies;
 ``negotiation-rules demo`` <= 1.2x the bare import). This checkout's package is the one
-imported (``PYTHONPATH``), and one untimed round first lets Python write the bytecode files an
+imported (``PYTHONPATH``, and the commands run in its folder: ``python -c`` puts the current
+folder first on the path), and one untimed round first lets Python write the bytecode files an
 installed package has (a checkout run with ``PYTHONDONTWRITEBYTECODE`` would otherwise compile
 every module from source in every timed process).
 """
@@ -49,12 +50,12 @@ def main() -> None:
     runs = parser.parse_args().runs
     env, argvs = environment(), commands()
     for argv in argvs.values():  # untimed: writes the bytecode files, warms the file cache
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(argv, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     best = dict.fromkeys(argvs, float("inf"))
     for _ in range(runs):
         for name, argv in argvs.items():
             start = time.perf_counter()
-            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(argv, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
             best[name] = min(best[name], time.perf_counter() - start)
     for name, seconds in best.items():
         print(f"{name:26} {seconds * 1000:7.1f} ms (min of {runs})")
