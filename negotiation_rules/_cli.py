@@ -545,6 +545,9 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     check: Callable[[argparse.Namespace], None] | None = None
+    #: Whether the interpreter's last garbage collection must run after it (see ``_process_heap``): True for
+    #: the commands that run a server or a cluster, whose objects may wait for it to be closed.
+    collect_at_exit: bool = False
 
 
 COMMANDS: dict[str, Command] = {
@@ -600,8 +603,10 @@ COMMANDS: dict[str, Command] = {
         ("serve --port 8000",),
         add_serve_options,
         cmd_serve,
+        collect_at_exit=True,
     ),
-    "score": Command(SCORE_HELP, SCORE_EXAMPLES, configure_score, cmd_score_in_streams),  # needs the extra 'dask'
+    # needs the extra 'dask'
+    "score": Command(SCORE_HELP, SCORE_EXAMPLES, configure_score, cmd_score_in_streams, collect_at_exit=True),
 }
 
 
@@ -658,28 +663,30 @@ def main(
     ``stdout``, ``stderr`` and ``stdin`` default to the process's (then made to replace what
     they cannot encode); given streams are used as they are.
     """
-    with _process_heap(argv is None and stdout is None and stderr is None and stdin is None):
-        return _main(argv, stdout, stderr, stdin)
+    if argv is None and stdout is None and stderr is None and stdin is None:
+        command = COMMANDS.get(_command_in(sys.argv[1:]) or "")
+        with _process_heap(collect_at_exit=command is not None and command.collect_at_exit):
+            return _main(argv, stdout, stderr, stdin)
+    return _main(argv, stdout, stderr, stdin)
 
 
 @contextlib.contextmanager
-def _process_heap(whole_process: bool) -> Iterator[None]:
-    """When ``main`` is the process's command (the script, ``python -m``): its heap is frozen for the collector.
+def _process_heap(collect_at_exit: bool) -> Iterator[None]:
+    """``main`` as the process's own command (the script, ``python -m``): its heap frozen for the garbage collector.
 
-    The objects the imports made are frozen first, so the garbage collections during the
-    command skip them, and everything is frozen when the command is done, so the interpreter's
-    shutdown does not collect, object by object, a heap the operating system takes back
-    anyway (about 30 ms after ``demo``). Exit handlers and finalizers still run. A caller
-    that passes ``argv`` or streams (the tests) keeps its collector as it was.
+    What the imports made is frozen first, so the collections during the command skip it; and,
+    unless the command ran a server or a cluster, everything is frozen when it is done, so the
+    interpreter's shutdown does not collect, object by object, a heap the operating system takes
+    back anyway (about 30 ms of ``demo``'s exit). Exit handlers still run and the output is
+    already written; only objects in reference cycles are left to the operating system. A
+    caller that passes ``argv`` or streams (the tests) keeps its collector as it was.
     """
-    if not whole_process:
-        yield
-        return
     gc.freeze()
     try:
         yield
     finally:
-        gc.freeze()
+        if not collect_at_exit:
+            gc.freeze()
 
 
 def _main(argv: Sequence[str] | None, stdout: IO[str] | None, stderr: IO[str] | None, stdin: IO[str] | None) -> int:
