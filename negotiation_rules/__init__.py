@@ -20,7 +20,6 @@ from ._errors import (
     UnknownTacticError,
 )
 from ._firing import Firing, subscribe
-from ._loader import iter_ruleset_errors
 from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
 from ._state import Counterpart, Event, Issue, NegotiationState
 
@@ -77,6 +76,7 @@ if TYPE_CHECKING:  # for type checkers and the API reference; at run time they l
     from ._frames import frame_states as frame_states
     from ._lint import Finding as Finding
     from ._lint import lint as lint
+    from ._loader import iter_ruleset_errors as iter_ruleset_errors
     from ._playbook import Playbook as Playbook
     from ._playbook import load_playbook as load_playbook
     from ._session import Negotiation as Negotiation
@@ -93,6 +93,7 @@ _LAZY = {
     "explain": "._explain",
     "Finding": "._lint",
     "lint": "._lint",
+    "iter_ruleset_errors": "._loader",
     "Negotiation": "._session",
     "Playbook": "._playbook",
     "load_playbook": "._playbook",

@@ -36,13 +36,14 @@ from ._basis import facts_of, support, unknown_fields
 from ._conditions import Condition, Count, Test, leaves, negate
 from ._derived import derived
 from ._facts import derived_paths
-from ._fields import SITUATION_PREFIX, value_at
+from ._fields import PLACEHOLDER_RE, SITUATION_PREFIX, value_at
 from ._firing import Firing
-from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
+from ._ruleset import Ruleset
 from ._state import NegotiationState
 from ._vocabulary import about, label, source_title
 
 if TYPE_CHECKING:
+    from ._model import Rule
     from ._playbook import Playbook
 
 

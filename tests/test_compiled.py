@@ -31,7 +31,8 @@ from negotiation_rules._engine import engine_for
 from negotiation_rules._evaluator import ENGINES, evaluator_for
 from negotiation_rules._fields import state_fields
 from negotiation_rules._firing import Firing, subscribe
-from negotiation_rules._ruleset import Rule, Ruleset, Situation, SourceRef, builtin_ruleset
+from negotiation_rules._model import Rule, Situation, SourceRef
+from negotiation_rules._ruleset import Ruleset, builtin_ruleset
 from negotiation_rules.testing import Advisor
 from negotiation_rules.testing.strategies import states
 

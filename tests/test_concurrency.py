@@ -145,7 +145,6 @@ def test_threads_sharing_the_result_cache_get_the_sequential_results() -> None:
         set_result_cache_size(previous)
 
 
-
 FIRST_USE = """
 import json, threading
 from negotiation_rules import Advice, NegotiationState, advise
