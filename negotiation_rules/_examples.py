@@ -18,17 +18,23 @@ from ._state import Counterpart, Event, Issue, NegotiationState
 M = TypeVar("M", bound=BaseModel)
 
 
-def _made(model: type[M], **fields: Any) -> M:
+def _made(model: type[M], **given: Any) -> M:
     """An example part from values already in their validated form (the fields given are its fields set).
 
-    A nested model left out gets its default made the same way (its default factory would validate).
+    Every field is passed, in the model's order (so its dump reads as a validated one's on every
+    pydantic version); a nested model left out gets its default made the same way (its default
+    factory would validate).
     """
-    given = set(fields)
+    values: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         factory = info.default_factory
-        if name not in given and isinstance(factory, type) and issubclass(factory, BaseModel):
-            fields[name] = factory.model_construct()
-    return model.model_construct(given, **fields)
+        if name in given:
+            values[name] = given[name]
+        elif isinstance(factory, type) and issubclass(factory, BaseModel):
+            values[name] = factory.model_construct()
+        else:
+            values[name] = info.get_default(call_default_factory=True)
+    return model.model_construct(set(given), **values)
 
 
 EXAMPLES: dict[str, tuple[str, NegotiationState]] = {
