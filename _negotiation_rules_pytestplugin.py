@@ -76,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rules-engine",
-        choices=("durable", "compiled"),  # negotiation_rules._compiled.ENGINES, not imported before it is needed
+        choices=("durable", "compiled"),  # negotiation_rules._evaluator.ENGINES, not imported before it is needed
         default="durable",
         help="the engine scenario files and the advisor fixture use: durable (durable-rules, default) or compiled",
     )
@@ -107,7 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
     value = str(config.getini(RULESETS_INI) or "").strip()
     default: Path | list[str | Path] | None = None
     if value:
-        from negotiation_rules._ruleset import BUILTIN, builtin_ruleset_dir
+        from negotiation_rules._packaged import BUILTIN, builtin_ruleset_dir
 
         paths: list[Path] = []
         for word in value.split():  # several paths load together; "builtin" is the built-in rules

@@ -603,6 +603,8 @@ def session_cap_section(report: Report, sts: list[Any], folder: Path, calls: int
 def startup_section(report: Report, rounds: int) -> None:
     """Fresh processes, run in turn: the dependencies alone, ``import negotiation_rules``, the demo command."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode files read (and written once, below) as when installed
+    # run in ROOT: `python -c` puts the current folder first on the path, ahead of PYTHONPATH
     script = Path(sys.executable).parent / "negotiation-rules"
     demo = [str(script), "demo"] if script.exists() else [sys.executable, "-m", "negotiation_rules", "demo"]
     commands = {
@@ -612,6 +614,12 @@ def startup_section(report: Report, rounds: int) -> None:
         "import": [sys.executable, "-c", "import negotiation_rules"],
         "demo": demo,
     }
+
+    def run(command: list[str]) -> None:
+        subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+    for command in commands.values():  # untimed: writes the bytecode files, warms the file cache
+        run(command)
     times: dict[str, list[list[float]]] = {name: [] for name in commands}
     for _ in range(RUNS):
         for name in commands:
@@ -619,7 +627,7 @@ def startup_section(report: Report, rounds: int) -> None:
         for _ in range(rounds):  # each round runs the commands in turn
             for name, command in commands.items():
                 start = time.perf_counter()
-                subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                run(command)
                 times[name][-1].append((time.perf_counter() - start) * 1000)
     best = {name: [min(run) for run in runs] for name, runs in times.items()}  # a run's figure: its fastest round
     print(f"\nstart-up (fresh processes run in turn, {rounds} rounds per run; a run's figure is its fastest round):")

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
@@ -21,8 +20,6 @@ from ._errors import (
     UnknownTacticError,
 )
 from ._firing import Firing, subscribe
-from ._loader import iter_ruleset_errors
-from ._playbook import Playbook, load_playbook
 from ._ruleset import Ruleset, builtin_ruleset_dir, load_ruleset
 from ._state import Counterpart, Event, Issue, NegotiationState
 
@@ -66,12 +63,9 @@ __all__ = [
     "subscribe",
     "what_if",
 ]
-try:
-    __version__ = _metadata.version("negotiation-rules")
-except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:  # for type checkers and the API reference; at run time they load on first use (_LAZY)
+    __version__: str
     from ._batch import advise_many as advise_many
     from ._dask import advise_dask as advise_dask
     from ._dask import score as score
@@ -82,6 +76,9 @@ if TYPE_CHECKING:  # for type checkers and the API reference; at run time they l
     from ._frames import frame_states as frame_states
     from ._lint import Finding as Finding
     from ._lint import lint as lint
+    from ._loader import iter_ruleset_errors as iter_ruleset_errors
+    from ._playbook import Playbook as Playbook
+    from ._playbook import load_playbook as load_playbook
     from ._session import Negotiation as Negotiation
     from ._whatif import WhatIf as WhatIf
     from ._whatif import what_if as what_if
@@ -96,7 +93,10 @@ _LAZY = {
     "explain": "._explain",
     "Finding": "._lint",
     "lint": "._lint",
+    "iter_ruleset_errors": "._loader",
     "Negotiation": "._session",
+    "Playbook": "._playbook",
+    "load_playbook": "._playbook",
     "WhatIf": "._whatif",
     "what_if": "._whatif",
     "advise_frame": "._frames",
@@ -115,8 +115,21 @@ def __dir__() -> list[str]:
     return sorted({*__all__, *_LAZY})
 
 
+def _version() -> str:
+    """The installed distribution's version (read on first use: ``importlib.metadata`` is slow to import)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("negotiation-rules")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    """A name of ``_LAZY``: its module imported on first use, and the name kept here for the next lookup."""
+    """``__version__`` or a name of ``_LAZY`` (its module imported): loaded on first use, kept for the next lookup."""
+    if name == "__version__":
+        globals()[name] = version = _version()
+        return version
     if name in _LAZY:
         import importlib
 

@@ -1,6 +1,7 @@
 """The output: ranked, explained, sourced advice (pydantic v2; ``model_dump_json()`` is the wire format)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every field's
+# annotation from its text when the class is made, which costs start-up time.
 
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
@@ -9,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: the library makes these with ``trusted`` (no validation), so pydantic builds a
+    # model's validator and serializer on its first validation or dump, not at import; showing
+    # advice (``str()``, the command line) never needs them.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Source(_Out):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._advice import Advice
-from ._compiled import check_engine, evaluator_for
-from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for
-from ._playbook import Playbook, resolve_playbook
+from ._evaluator import check_engine, evaluator_for
+from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for, policy_of
 from ._questions import TOP, ask
 from ._ranking import rank, ranked_tactics
 from ._ruleset import Ruleset, resolve_ruleset
 from ._state import NegotiationState, parse_state
+
+if TYPE_CHECKING:
+    from ._playbook import Playbook
 
 __all__ = ["advice_for", "advise"]
 
@@ -62,5 +64,5 @@ def advise(
     check_engine(engine)
     parsed = parse_state(state)
     rules = resolve_ruleset(ruleset)
-    policy = resolve_playbook(playbook)
+    policy = policy_of(playbook)
     return advice_for(parsed, rules, policy, limit, asked, engine=engine)

@@ -47,9 +47,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source, trusted
-from ._compiled import check_engine, evaluator_for
 from ._engine import engine_for
 from ._errors import EngineError, StateError
+from ._evaluator import check_engine, evaluator_for
 from ._pipeline import PlaybookArg, RulesetArg, check_top, facts_for
 from ._playbook import Playbook, resolve_playbook
 from ._questions import TOP, ask

@@ -36,12 +36,11 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ._compiler import CompiledRuleset
 from ._conditions import All, AnyOf, Condition, Count, Not, Test, evaluate, leaves, negate, possibly
 from ._derived import derived
-from ._engine import engine_for
 from ._factcheck import MAX_NUMBER, MAX_TEXT, FactCheck
 from ._facts import FactBuilder
 from ._fields import SITUATION_PREFIX, state_fields
@@ -49,10 +48,8 @@ from ._firing import Firing, notify, observed
 from ._history import TREND_PREFIX
 from ._ruleset import Ruleset
 
-__all__ = ["ENGINES", "CompiledEvaluator", "Evaluator", "check_engine", "compiled_for", "evaluator_for", "interpret"]
+__all__ = ["CompiledEvaluator", "compiled_for", "interpret"]
 
-#: The engines ``advise(..., engine=)`` accepts; ``durable`` (durable-rules) is the default and the reference.
-ENGINES = ("durable", "compiled")
 #: Statements one generated function holds at most; a bigger ruleset is split into chunk functions.
 CHUNK = 120
 #: A ruleset of at most this many statements is compiled into the one function, without chunks.
@@ -65,35 +62,6 @@ OPEN_DOMAIN = 16
 
 #: ``(situations, matched, blocked, doubtful)``: collections of ids, as the generated function returns them.
 Bare = Callable[[Mapping[str, Any]], tuple[Any, Any, Any, Any]]
-
-
-class Evaluator(Protocol):
-    """What the advisor needs of an engine: durable-rules' ``Engine`` and ``CompiledEvaluator`` both are one."""
-
-    compiled: CompiledRuleset
-    facts: FactBuilder
-
-    def evaluate(self, fact: dict[str, Any]) -> Firing:
-        """What the ruleset concludes for one flat fact (observers are told)."""
-        ...
-
-    def evaluate_many(self, facts: Sequence[Mapping[str, Any]], *, observe: bool = True) -> list[Firing]:
-        """``[evaluate(fact) for fact in facts]``; ``observe=False`` keeps hypothetical states from observers."""
-        ...
-
-
-def check_engine(engine: Any) -> str:
-    """``engine`` is one of ``ENGINES``; a ValueError naming the choices otherwise."""
-    if not isinstance(engine, str) or engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(repr(e) for e in ENGINES)}, got {engine!r}")
-    return engine
-
-
-def evaluator_for(ruleset: Ruleset, engine: str = "durable") -> Evaluator:
-    """The evaluator of ``ruleset`` for the engine named: ``durable`` (durable-rules) or ``compiled`` (generated)."""
-    if check_engine(engine) == "compiled":
-        return compiled_for(ruleset)
-    return engine_for(ruleset)
 
 
 def interpret(ruleset: Ruleset, fact: Mapping[str, Any]) -> Firing:

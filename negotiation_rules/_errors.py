@@ -14,7 +14,6 @@ The hierarchy (all exported from ``negotiation_rules``; docs/errors.md lists eac
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 #: Longest error message: a message quoting a huge input is cut in the middle.
@@ -145,6 +144,8 @@ def closest(word: object, choices: Iterable[str]) -> str | None:
     text = str(word)
     if len(text) > MAX_SUGGEST:
         return None
+    import difflib  # only a mistake needs it: not imported with the library
+
     close = difflib.get_close_matches(text, sorted({c for c in choices if len(c) <= MAX_SUGGEST}), n=1, cutoff=0.6)
     return close[0] if close else None
 

@@ -24,11 +24,12 @@ from ._derived import derived
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
 from ._firing import Firing
+from ._model import Rule, Situation
 from ._pipeline import PlaybookArg, RulesetArg, facts_for, fire
 from ._playbook import resolve_playbook
 from ._ranking import fit_factor, rank, score
 from ._render import explanation_blocks, show, to_text
-from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
+from ._ruleset import Ruleset, resolve_ruleset
 from ._state import NegotiationState, parse_state
 
 

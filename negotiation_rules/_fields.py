@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ UNKNOWN = "unknown"
 
 #: Conditions name derived situations as ``situation.<id>``.
 SITUATION_PREFIX = "situation."
+
+#: ``{field}`` in a rationale: the state's value is put there when the advice is worded.
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 #: In a text field's domain: a value equal to none of the texts the rules compare it with.
 OTHER_TEXT = "\x00other"

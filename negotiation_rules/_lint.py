@@ -68,13 +68,13 @@ from ._conditions import (
 from ._engine import engine_for
 from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError
 from ._facts import predicate
-from ._fields import OTHER_TEXT, SITUATION_PREFIX, FieldSpec, cut_points, item_fields, state_fields
+from ._fields import OTHER_TEXT, PLACEHOLDER_RE, SITUATION_PREFIX, FieldSpec, cut_points, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
-from ._loader import BUILTIN, read_ruleset, read_sources
-from ._model import MAX_SITUATION_LEVELS, PLACEHOLDER_RE, iter_cycle_errors, iter_duplicate_errors
-from ._packaged import builtin_ruleset_dir
+from ._loader import read_ruleset, read_sources
+from ._model import MAX_SITUATION_LEVELS, Rule, Situation, iter_cycle_errors, iter_duplicate_errors
+from ._packaged import BUILTIN, builtin_ruleset_dir
 from ._render import finding_text
-from ._ruleset import Rule, Ruleset, Situation, builtin_ruleset
+from ._ruleset import Ruleset, builtin_ruleset
 
 Severity = Literal["error", "warning", "info"]
 PathLike = str | Path

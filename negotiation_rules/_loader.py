@@ -23,9 +23,8 @@ from typing import TypeVar, Union
 
 from ._conditions import Condition, ConditionErrors, ConditionParser, situations_named
 from ._errors import RulesetError, closest
-from ._fields import state_fields
+from ._fields import PLACEHOLDER_RE, state_fields
 from ._model import (
-    PLACEHOLDER_RE,
     DeclaredTactic,
     Rule,
     Situation,
@@ -33,7 +32,7 @@ from ._model import (
     iter_duplicate_errors,
     stratify,
 )
-from ._packaged import builtin_ruleset_dir
+from ._packaged import BUILTIN, builtin_ruleset_dir
 from ._yaml import MAX_FILE_BYTES, Entry, LineDict, LineList, line_of, load_yaml
 
 RULE_KEYS = (
@@ -57,8 +56,6 @@ FILE_KEYS = ("ruleset", "description", "rules", "situations", "tactics")
 TACTIC_KEYS = ("id", "move", "fits", "never", "sources")
 SOURCE_KEYS = ("document", "section")
 SIDES = ("buyer", "seller")
-#: In a list of rule paths, this name stands for the built-in rule files ("the built-in rules plus these").
-BUILTIN = "builtin"
 #: Ids are lower-case words of letters, digits, ``_`` and ``-``, joined by dots; a tactic id has a family first.
 ID_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 TACTIC_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")

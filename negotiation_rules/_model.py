@@ -8,7 +8,6 @@ located ``RulesetError``s.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,8 +16,6 @@ from ._errors import RulesetError
 
 #: How deep situations may build on each other (each level is one more engine stage per evaluation).
 MAX_SITUATION_LEVELS = 100
-#: ``{field}`` in a rationale: the state's value is put there when the advice is worded.
-PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
 @dataclass(frozen=True)

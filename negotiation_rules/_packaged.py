@@ -6,6 +6,9 @@ from pathlib import Path
 
 from ._errors import RulesetError
 
+#: In a list of rule paths, this name stands for the built-in rule files ("the built-in rules plus these").
+BUILTIN = "builtin"
+
 
 def builtin_ruleset_dir() -> Path:
     """The folder of built-in rule files: inside the installed package, or the repository's ``rulesets/``."""

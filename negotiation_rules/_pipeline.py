@@ -8,21 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ._engine import engine_for
 from ._facts import effective_state
 from ._firing import Firing
 from ._history import summary
-from ._playbook import Playbook
 from ._ruleset import Ruleset
 from ._state import NegotiationState
 
-__all__ = ["PlaybookArg", "RulesetArg", "check_top", "facts_for", "fire"]
+if TYPE_CHECKING:
+    from ._playbook import Playbook
+
+__all__ = ["PlaybookArg", "RulesetArg", "check_top", "facts_for", "fire", "policy_of"]
 
 #: A Ruleset, a rule file or folder, a list of them (``"builtin"`` stands for the built-in rules), or None.
 RulesetArg = Ruleset | str | Path | list[str | Path] | tuple[str | Path, ...] | None
-PlaybookArg = Playbook | str | Path | dict[str, Any] | None
+#: A Playbook, a dict of one, a playbook file or a built-in playbook's name, or None (``_playbook`` loads on first use).
+PlaybookArg = Union["Playbook", str, Path, dict[str, Any], None]  # Playbook: a name, not imported here
+
+
+def policy_of(playbook: PlaybookArg) -> Playbook | None:
+    """The playbook a call was given, resolved; None needs no playbook machinery, so it is imported only for one."""
+    if playbook is None:
+        return None
+    from ._playbook import resolve_playbook
+
+    return resolve_playbook(playbook)
 
 
 def check_top(top: int | None, name: str = "top") -> int | None:

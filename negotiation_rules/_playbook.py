@@ -16,7 +16,7 @@ from ._yaml import MAX_FILE_BYTES, Entry, LineDict, load_yaml
 class Playbook(BaseModel):
     """Keys of ``weights`` and ``disabled`` are tactic ids (``pressure.ultimatum``) or families (``pressure``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)  # built when used
 
     name: str = "playbook"
     description: str = ""

@@ -12,30 +12,38 @@ two to four states per unknown field (docs/performance.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._advice import Answer, Question
-from ._compiled import evaluator_for
+from ._advice import Answer, Question, trusted
 from ._conditions import Condition, leaves
+from ._derived import derived
 from ._engine import engine_for
+from ._evaluator import evaluator_for
 from ._facts import effective_state
 from ._fields import SITUATION_PREFIX, state_fields, value_at
 from ._history import trends as history_trends
-from ._playbook import Playbook
 from ._ranking import ranked_tactics
 from ._ruleset import Ruleset
 from ._state import NegotiationState
 from ._vocabulary import label, words
 
+if TYPE_CHECKING:
+    from ._playbook import Playbook
+
 #: The top of the advice a question is judged against.
 TOP = 3
 
 
-def _read_paths(ruleset: Ruleset) -> set[str]:
-    """Every state path a rule or situation condition reads."""
+def _read_paths(ruleset: Ruleset) -> frozenset[str]:
+    """Every state path a rule or situation condition reads (worked out once per ruleset: ``read_paths``)."""
     conds: list[Condition] = [s.when for s in ruleset.situations]
     conds += [c for r in ruleset.rules for c in (r.when, r.unless) if c is not None]
-    return {leaf.path for c in conds for leaf in leaves(c) if not leaf.path.startswith(SITUATION_PREFIX)}
+    return frozenset(leaf.path for c in conds for leaf in leaves(c) if not leaf.path.startswith(SITUATION_PREFIX))
+
+
+def read_paths(ruleset: Ruleset) -> frozenset[str]:
+    """Every state path the ruleset's conditions read, kept with the ruleset (see _derived.py)."""
+    return derived(ruleset, _read_paths)
 
 
 def with_value(state: NegotiationState, path: str, value: Any) -> NegotiationState:
@@ -86,7 +94,7 @@ def ask(
     if limit <= 0:
         return []
     effective = effective_state(given)
-    read = _read_paths(ruleset)
+    read = read_paths(ruleset)
     fields = state_fields()
     durable = engine_for(ruleset)
     if trends is None and durable.compiled.uses_trends:
@@ -111,13 +119,15 @@ def ask(
     answers: dict[str, list[tuple[Answer, float]]] = {}
     for (path, value, _), firing in zip(trials, firings, strict=True):
         effect, change = _effect(before, ranked_tactics(ruleset, firing, playbook, TOP))
-        answers.setdefault(path, []).append((Answer(value=value, label=label(path, value), effect=effect), change))
+        answer = trusted(Answer, {"value": value, "label": label(path, value), "effect": effect})
+        answers.setdefault(path, []).append((answer, change))
     questions = []
     for path, found in answers.items():
         impact = round(sum(change for _, change in found) / len(found), 4)
         if impact > 0:
             question = words()[path].question
             assert question is not None
-            questions.append(Question(path=path, question=question, answers=[a for a, _ in found], impact=impact))
+            made = {"path": path, "question": question, "answers": [a for a, _ in found], "impact": impact}
+            questions.append(trusted(Question, made))
     questions.sort(key=lambda q: (-q.impact, q.path))
     return questions[:limit]

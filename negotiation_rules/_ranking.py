@@ -34,18 +34,21 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._advice import Advice, Fact, Recommendation, SetAside, Source, validated
 from ._basis import Entry, Stated, entries, support, unknown_fields
 from ._conditions import Condition, Test, leaves, negate
 from ._derived import derived
-from ._fields import SITUATION_PREFIX, value_at
+from ._fields import PLACEHOLDER_RE, SITUATION_PREFIX, value_at
 from ._firing import Firing
-from ._playbook import Playbook
-from ._ruleset import PLACEHOLDER_RE, Rule, Ruleset
+from ._ruleset import Ruleset
 from ._state import NegotiationState
 from ._vocabulary import about, label, source_title
+
+if TYPE_CHECKING:
+    from ._model import Rule
+    from ._playbook import Playbook
 
 
 def fit_factor(specificity: int) -> float:

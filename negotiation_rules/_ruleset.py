@@ -4,7 +4,9 @@
 this module builds the ``Ruleset``, raises the first mistake, and then has durable-rules
 check the rules once, so a rule the engine refuses fails here, at load time, with its file,
 line and id, whichever engine runs it later (durable-rules builds its rulesets for good on
-their first use). Loaded rulesets are cached by their files' content.
+their first use). Loaded rulesets are cached by their files' content. The loader and the rule
+model are imported when rules are first read (the built-in ones on the first ``advise()``), not
+with the library: ``import negotiation_rules`` stays close to the cost of its dependencies.
 """
 
 from __future__ import annotations
@@ -15,48 +17,22 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._compiler import CompiledRuleset, compile_ruleset
 from ._conditions import specificity
 from ._derived import derived
 from ._engine import engine_for
 from ._errors import RulesetError, did_you_mean
-from ._loader import (
-    BUILTIN,
-    MAX_FILES,
-    SCENARIO_SUFFIX,
-    PathLike,
-    as_paths,
-    read_ruleset,
-    read_sources,
-    rule_files,
-    shown,
-)
-from ._model import (
-    MAX_SITUATION_LEVELS,
-    PLACEHOLDER_RE,
-    DeclaredTactic,
-    Rule,
-    Situation,
-    SourceRef,
-    iter_duplicate_errors,
-    stratify,
-)
-from ._packaged import builtin_ruleset_dir
+from ._packaged import BUILTIN, builtin_ruleset_dir
+
+if TYPE_CHECKING:
+    from ._loader import PathLike
+    from ._model import DeclaredTactic, Rule, Situation
 
 __all__ = [
-    "BUILTIN",
     "LOADED_CACHE_SIZE",
-    "MAX_FILES",
-    "MAX_SITUATION_LEVELS",
-    "PLACEHOLDER_RE",
-    "SCENARIO_SUFFIX",
-    "DeclaredTactic",
-    "PathLike",
-    "Rule",
     "Ruleset",
-    "Situation",
-    "SourceRef",
     "builtin_ruleset",
     "builtin_ruleset_dir",
     "load_ruleset",
@@ -133,6 +109,8 @@ class Ruleset:
     @classmethod
     def merge(cls, *rulesets: Ruleset, name: str | None = None) -> Ruleset:
         """One ruleset out of several (duplicate rule or situation ids are an error)."""
+        from ._model import iter_duplicate_errors, stratify
+
         rules = [r for rs in rulesets for r in rs.rules]
         # the same situation (same id, file and line: a built-in one that two rulesets both use) is kept once
         unique: dict[tuple[str, str, int], Situation] = {}
@@ -170,6 +148,8 @@ _loaded_lock = threading.Lock()
 
 def _load(path: PathLike | Iterable[PathLike], cached: bool) -> Ruleset:
     """Read, check and (unless cached) build the ruleset of ``path``; the first mistake is raised."""
+    from ._loader import as_paths, read_sources
+
     paths, name = as_paths(path)
     sources, errors = read_sources(paths)
     if errors:
@@ -200,6 +180,8 @@ def _resolved(file: str) -> str:
 
 def _build(sources: Sequence[tuple[str, str]], name: str) -> Ruleset:
     """The checked Ruleset of these (file, text) pairs; raises the first mistake."""
+    from ._loader import read_ruleset
+
     parts = read_ruleset(sources)
     if parts.errors:
         raise parts.errors[0]
@@ -238,6 +220,8 @@ def resolve_ruleset(ruleset: Ruleset | PathLike | Sequence[PathLike] | None) -> 
         return builtin_ruleset()
     if isinstance(ruleset, Ruleset):
         return ruleset
+    from ._loader import rule_files, shown  # a path: the rule files are read
+
     if isinstance(ruleset, (list, tuple)):
         paths = [builtin_ruleset_dir() if str(p) == BUILTIN else Path(p) for p in ruleset]
         stamps = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for path in paths for f in rule_files(path))

@@ -26,13 +26,14 @@ from pydantic import ValidationError
 
 from ._advice import Advice
 from ._advisor import advice_for
-from ._compiled import check_engine
 from ._errors import RulesetError, StateError
+from ._evaluator import check_engine
 from ._factcheck import excerpt
 from ._history import trends as history_trends
+from ._loader import MAX_FILES, PathLike
 from ._pipeline import PlaybookArg, RulesetArg, check_top
 from ._playbook import Playbook, resolve_playbook
-from ._ruleset import MAX_FILES, PathLike, Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
+from ._ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
 from ._state import MAX_HISTORY, Event, NegotiationState, parse_event, parse_state, state_error_from
 
 FORMAT = "negotiation-rules/session"

@@ -5,7 +5,8 @@ enums, ``None`` for booleans and counts), and no rule reads an unknown as a know
 Types are strict: ``"2"`` is not a number and ``"yes"`` is not a boolean.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every field's
+# annotation from its text when the class is made, which costs start-up time.
 
 import json
 from collections.abc import Mapping
@@ -44,7 +45,11 @@ MAX_INPUT_BYTES = 5_000_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
+    # defer_build: pydantic builds the validators on the first state validated, not at import
+    # (the first model built also makes pydantic scan the installed packages for its plugins)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, str_max_length=MAX_TEXT, defer_build=True
+    )
 
 
 class Counterpart(_Model):

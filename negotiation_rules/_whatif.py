@@ -40,11 +40,12 @@ from ._derived import derived
 from ._explain import find_rules
 from ._facts import effective_state
 from ._fields import FieldSpec, state_fields, value_at
+from ._model import Rule, Situation
 from ._pipeline import PlaybookArg, RulesetArg
 from ._playbook import Playbook, resolve_playbook
 from ._ranking import rule_score
 from ._render import plural, show, to_text, what_if_blocks
-from ._ruleset import Rule, Ruleset, Situation, resolve_ruleset
+from ._ruleset import Ruleset, resolve_ruleset
 from ._state import NegotiationState, parse_state
 
 Goal = Literal["recommended", "first"]

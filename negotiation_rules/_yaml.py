@@ -181,9 +181,12 @@ class _Builder:
     def key(self, event: ScalarEvent, mapping: LineDict) -> str:
         """A mapping key: a name (text or a number), not a merge key, not one the mapping already has."""
         line = _line(event)
-        if event.tag is None and self.loader.resolve(ScalarNode, event.value, event.implicit) == _MERGE:
-            raise self.fail("YAML merge keys (<<) are not allowed in rule files", line)
-        value = self.scalar(event)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+            if event.tag is None and tag == _MERGE:
+                raise self.fail("YAML merge keys (<<) are not allowed in rule files", line)
+        value = self.scalar(event, tag)
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise self.fail(f"a key must be a name, not {value!r}", line)
         name = str(value)
@@ -192,11 +195,12 @@ class _Builder:
         mapping.key_lines[name] = line
         return name
 
-    def scalar(self, event: ScalarEvent) -> Any:
-        """One scalar, resolved as PyYAML's safe loader does; only tags that build plain values."""
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+    def scalar(self, event: ScalarEvent, tag: str | None = None) -> Any:
+        """One scalar, resolved as PyYAML's safe loader does (``tag``: already resolved); only plain values."""
+        if tag is None:
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
         if tag == _STR:
             return event.value
         if tag not in _SCALAR_TAGS:

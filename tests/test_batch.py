@@ -329,6 +329,21 @@ def test_a_batch_equals_single_evaluations_at_the_engine_level() -> None:
     assert json.dumps(engine.evaluate_many([])) == "[]"
 
 
+def test_a_batch_of_states_alike_but_for_one_field_equals_single_evaluations() -> None:
+    """The engine asks each shard once per distinct stage fact in a batch; states that differ in one field
+    (as the questions' answers do) must still each get exactly their own single evaluation."""
+    from negotiation_rules._pipeline import facts_for
+    from negotiation_rules._questions import with_value
+    from negotiation_rules._vocabulary import words
+
+    rules = builtin_ruleset()
+    engine = engine_for(rules)
+    for state in EXAMPLE_STATES:
+        variants = [with_value(state, path, value) for path, entry in words().items() for value in entry.answers]
+        facts = [facts_for(v, rules)[1] for v in [state, *variants, state]]
+        assert engine.evaluate_many(facts) == [engine.evaluate(f) for f in facts]
+
+
 def test_a_batch_asked_for_questions_gives_exactly_what_advise_gives() -> None:
     batch = [state for _, state in EXAMPLES.values()] + [NegotiationState(phase="bargaining")]
     assert advise_many(batch, questions=3) == [advise_with_questions(s) for s in batch]

@@ -432,3 +432,15 @@ def test_output_goes_only_to_the_streams_given_to_main(capsys: pytest.CaptureFix
     assert run("--help").stdout.startswith("usage: negotiation-rules")
     assert "usage:" in run("advise", "-", "--top", "many").stderr
     assert capsys.readouterr() == ("", "")
+
+
+def test_main_called_with_arguments_leaves_the_garbage_collector_as_it_was() -> None:
+    """Only the command run as the whole process freezes its heap (a faster exit); a caller's main(argv) does not."""
+    import gc
+    import io
+
+    from negotiation_rules._cli import main
+
+    before = gc.get_freeze_count()
+    assert main(["demo", "--top", "1", "--questions", "0"], stdout=io.StringIO()) == 0
+    assert gc.get_freeze_count() == before

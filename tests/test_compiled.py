@@ -25,12 +25,14 @@ from hypothesis import strategies as st
 from negotiation_rules import Negotiation, NegotiationState, StateError, advise
 from negotiation_rules._advisor import facts_for
 from negotiation_rules._batch import advise_many
-from negotiation_rules._compiled import CHUNK, ENGINES, compiled_for, evaluator_for, interpret
+from negotiation_rules._compiled import CHUNK, compiled_for, interpret
 from negotiation_rules._conditions import Test
 from negotiation_rules._engine import engine_for
+from negotiation_rules._evaluator import ENGINES, evaluator_for
 from negotiation_rules._fields import state_fields
 from negotiation_rules._firing import Firing, subscribe
-from negotiation_rules._ruleset import Rule, Ruleset, Situation, SourceRef, builtin_ruleset
+from negotiation_rules._model import Rule, Situation, SourceRef
+from negotiation_rules._ruleset import Ruleset, builtin_ruleset
 from negotiation_rules.testing import Advisor
 from negotiation_rules.testing.strategies import states
 

@@ -4,6 +4,8 @@ the result cache on; and the engine is left without a single fact afterwards."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -141,3 +143,38 @@ def test_threads_sharing_the_result_cache_get_the_sequential_results() -> None:
         assert entries <= size == 4 and hits > 0
     finally:
         set_result_cache_size(previous)
+
+
+FIRST_USE = """
+import json, threading
+from negotiation_rules import Advice, NegotiationState, advise
+states = [{"phase": "bargaining", "trust": "low", "history": [{"kind": "deadlock", "by": "them"}]},
+          '{"phase": "preparation", "issues": [{"name": "price", "our_limit": 3.5}]}']
+out, errors, barrier = {}, [], threading.Barrier(8)
+def body(t):
+    try:
+        barrier.wait()
+        state = states[t % 2]
+        text = json.dumps(state) if isinstance(state, dict) else state
+        advice = advise(state)
+        dumped = advice.model_dump_json()
+        again = Advice.model_validate_json(dumped) == advice
+        out[t] = [NegotiationState.model_validate_json(text).model_dump_json(), dumped, again]
+    except BaseException as exc:
+        errors.append(repr(exc))
+pool = [threading.Thread(target=body, args=(t,)) for t in range(8)]
+[p.start() for p in pool]
+[p.join() for p in pool]
+print(json.dumps({"errors": errors, "out": [out[t] for t in sorted(out)]}))
+"""
+
+
+def test_threads_that_first_validate_states_and_dump_advice_together_in_a_fresh_process_agree() -> None:
+    """pydantic builds the models on first use (defer_build): 8 threads making that first use at once in a
+    fresh interpreter each get what one thread gets, and the dumped advice validates back to itself."""
+    run = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(run.stdout)
+    assert result["errors"] == []
+    outs = [tuple(o) for o in result["out"]]
+    assert len(outs) == THREADS and all(o[2] for o in outs)
+    assert set(outs[0::2]) == {outs[0]} and set(outs[1::2]) == {outs[1]}

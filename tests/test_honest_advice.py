@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from negotiation_rules import Advice, NegotiationState, Ruleset, StateError, advise
 from negotiation_rules._explain import python_firing
 from negotiation_rules._facts import derived_paths, effective_state
-from negotiation_rules._fields import state_fields, value_at
-from negotiation_rules._ruleset import PLACEHOLDER_RE, builtin_ruleset
+from negotiation_rules._fields import PLACEHOLDER_RE, state_fields, value_at
+from negotiation_rules._ruleset import builtin_ruleset
 from negotiation_rules._state import EVENT_KINDS
 from negotiation_rules._vocabulary import label, words
 from negotiation_rules.testing.strategies import states

@@ -20,8 +20,9 @@ from negotiation_rules._cli import main
 from negotiation_rules._errors import did_you_mean
 from negotiation_rules._explain import explain
 from negotiation_rules._lint import lint
+from negotiation_rules._model import MAX_SITUATION_LEVELS
 from negotiation_rules._playbook import load_playbook, resolve_playbook
-from negotiation_rules._ruleset import MAX_SITUATION_LEVELS, load_ruleset
+from negotiation_rules._ruleset import load_ruleset
 
 SOURCES = "sources: [{document: d, section: s}]"
 

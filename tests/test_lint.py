@@ -20,7 +20,8 @@ from negotiation_rules import NegotiationState, Ruleset
 from negotiation_rules._conditions import All, AnyOf, Condition, Count, Not, Test, evaluate
 from negotiation_rules._facts import build_fact
 from negotiation_rules._lint import CODES, Finding, lint, lint_paths
-from negotiation_rules._ruleset import Rule, Situation, SourceRef, builtin_ruleset, builtin_ruleset_dir
+from negotiation_rules._model import Rule, Situation, SourceRef
+from negotiation_rules._ruleset import builtin_ruleset, builtin_ruleset_dir
 from tests.conftest import rule_yaml
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lint"

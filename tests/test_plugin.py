@@ -347,7 +347,7 @@ def test_the_ini_option_binds_the_advisor_fixture_to_the_project_rules(house: py
 
 def test_scenario_files_may_live_in_the_rule_folder_itself(house: pytest.Pytester) -> None:
     import _negotiation_rules_pytestplugin as plugin
-    from negotiation_rules._ruleset import SCENARIO_SUFFIX
+    from negotiation_rules._loader import SCENARIO_SUFFIX
 
     assert plugin.SCENARIO_SUFFIX == SCENARIO_SUFFIX  # the files the plugin collects, load_ruleset() skips
     (house.path / "rules" / "house.scenarios.yaml").write_text(SCENARIOS, encoding="utf-8")

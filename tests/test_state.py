@@ -7,6 +7,7 @@ import json
 import pytest
 
 from negotiation_rules import Counterpart, Event, NegotiationState, StateError, advise
+from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._facts import effective_state
 from negotiation_rules._state import MAX_HISTORY, parse_event, parse_state
 
@@ -25,6 +26,16 @@ def test_an_empty_state_means_nothing_known_yet() -> None:
     assert s.counterpart == Counterpart()
     assert s.counterpart.authority == "unknown" and s.counterpart.authority_claims == 0
     assert s.issues == [] and s.history == []
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_each_built_in_example_is_exactly_its_validated_copy(name: str) -> None:
+    """The examples are made without validation (start-up): the same values, types and fields set as validated."""
+    state = EXAMPLES[name][1]
+    validated = NegotiationState.model_validate_json(state.model_dump_json(exclude_unset=True))
+    assert repr(validated) == repr(state)  # 5000.0, not 5000: the types too
+    assert validated.model_dump_json(exclude_unset=True) == state.model_dump_json(exclude_unset=True)
+    assert validated.model_dump_json() == state.model_dump_json() and validated == state
 
 
 def test_a_dict_and_json_text_are_validated_like_the_model() -> None:

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 from .._advice import Advice
 from .._advisor import advise
-from .._compiled import check_engine
 from .._errors import UnknownTacticError, did_you_mean
+from .._evaluator import check_engine
 from .._explain import Explanation, explain
 from .._pipeline import PlaybookArg, RulesetArg
 from .._playbook import Playbook, resolve_playbook

@@ -31,8 +31,8 @@ from typing import Any
 
 from .._advice import Advice
 from .._errors import RulesetError, ScenarioError, StateError
-from .._loader import BUILTIN, SCENARIO_SUFFIX
-from .._packaged import builtin_ruleset_dir
+from .._loader import SCENARIO_SUFFIX
+from .._packaged import BUILTIN, builtin_ruleset_dir
 from .._playbook import Playbook, load_playbook, resolve_playbook
 from .._ruleset import Ruleset, builtin_ruleset, load_ruleset, resolve_ruleset
 from .._state import NegotiationState, parse_state
