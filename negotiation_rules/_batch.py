@@ -14,9 +14,9 @@ batch cheaper per state than that loop:
   already in memory, and they and this process claim chunk numbers from one pipe until it is
   empty (``_in_forked``); otherwise they are spawned into a process pool and each loads the
   ruleset once (the built-in one, a path reloaded from disk, or a Ruleset object sent over as
-  its validated rules). Advice comes back pickled as field values (``dumps_advice``), in about
+  its validated rules). Advice comes back pickled as field values (``dumps_outcome``), in about
   half the time pydantic's own pickling takes, through a file of a private temporary directory
-  (not a pipe: see ``_packed``), and is rebuilt without validation;
+  (not a pipe: see ``_leave``), and is rebuilt without validation;
 - Python's cyclic garbage collector is paused while a batch runs: with tens of thousands of
   results alive, its full collections cost about 40% of the time of a large batch, and the
   objects a batch makes hold no reference cycles (reference counting frees them).
@@ -273,8 +273,8 @@ def _reduce(model: BaseModel) -> tuple[Any, ...]:
 _DISPATCH = {**copyreg.dispatch_table, **dict.fromkeys(_CLASSES, _reduce)}
 
 
-def dumps_advice(advice: list[Advice]) -> bytes:
-    """Advice pickled as field values (``_reduce``): about half the time of pickling the models, rebuilt by ``loads``.
+def dumps_outcome(outcome: Outcome) -> bytes:
+    """An outcome pickled with its Advice as field values (``_reduce``): about half the time of pickling the models.
 
     Pydantic pickles each model with a state dict and its set of set fields; ours writes the
     values alone, and the other side rebuilds them with ``trusted`` (no validation).
@@ -282,7 +282,7 @@ def dumps_advice(advice: list[Advice]) -> bytes:
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
-    pickler.dump(advice)
+    pickler.dump(outcome)
     return out.getvalue()
 
 
@@ -301,35 +301,37 @@ def _score(
         return "error", index, (exc.reason, exc.path)
 
 
-def _packed(outcome: Outcome) -> Outcome:
-    """A worker's outcome, its Advice pickled (``dumps_advice``) into a file of the outbox: only the path travels.
+def _outbox_file(outbox: str, start: int) -> str:
+    """Where the outcome of the chunk starting at ``start`` waits in the outbox (one name for both ways)."""
+    return os.path.join(outbox, f"{start}.pickle")
 
-    Not through the pool's pipe: a chunk's advice is a megabyte, a pipe holds 64 KB, and the
-    pool's thread that drains the pipe in the calling process needs the GIL for every read while
-    that process is busy scoring its own chunks, so the worker sat blocked in its write for most
-    of the time it takes to score a chunk (85 ms of 130 measured). A file is written at once.
+
+def _leave(outbox: str, start: int, outcome: Outcome) -> None:
+    """The outcome of the chunk at ``start``, left in a file of the outbox: only ``start`` travels back.
+
+    Not through a pipe: a chunk's advice is a megabyte, a pipe holds 64 KB, and whatever drains
+    the pipe in the calling process needs the GIL for every read while that process is busy
+    scoring its own chunks, so the worker sat blocked in its write for most of the time it takes
+    to score a chunk (85 ms of 130 measured with the pool's pipe). A file is written at once.
     """
-    kind, where, value = outcome
-    if kind != "ok":
-        return outcome
-    path = os.path.join(_worker["outbox"], f"{os.getpid()}-{where}.pickle")
-    with open(path, "wb") as out:
-        out.write(dumps_advice(value))
-    return kind, where, path
+    with open(_outbox_file(outbox, start), "wb") as out:
+        out.write(dumps_outcome(outcome))
 
 
-def _unpacked(path: str) -> list[Advice]:
-    """The Advice a worker left at ``path`` (see ``_packed``); the file is removed."""
+def _fetched(outbox: str, start: int) -> Outcome:
+    """The outcome a worker left for the chunk starting at ``start`` (see ``_leave``); the file is removed."""
+    path = _outbox_file(outbox, start)
     with open(path, "rb") as inbox:
         data = inbox.read()
     os.unlink(path)
-    advice: list[Advice] = pickle.loads(data)
-    return advice
+    outcome: Outcome = pickle.loads(data)
+    return outcome
 
 
-def _work(start: int, items: list[Any]) -> Outcome:
-    """Score one chunk sent to a spawned worker."""
-    return _packed(_score(start, items, _worker_ruleset(), _worker["policy"], _worker["limit"]))
+def _work(start: int, items: list[Any]) -> int:
+    """Score one chunk sent to a spawned worker; its outcome waits in the outbox."""
+    _leave(_worker["outbox"], start, _score(start, items, _worker_ruleset(), _worker["policy"], _worker["limit"]))
+    return start
 
 
 def _can_fork() -> bool:
@@ -417,19 +419,18 @@ def _in_spawned(
     workers did, so nothing is left over at the end for one side alone.
     """
     pool = ProcessPoolExecutor(count, multiprocessing.get_context("spawn"), _init_worker, (spec, policy, limit, outbox))
-    futures: list[Future[Outcome]] = []
+    futures: list[Future[int]] = []
     try:
         with pool:
             try:
                 for start in starts:
                     futures.append(pool.submit(_work, start, items[start : start + size]))
-                collected: set[Future[Outcome]] = set()
+                collected: set[Future[int]] = set()
 
-                def collect(future: Future[Outcome]) -> None:
+                def collect(future: Future[int]) -> None:
                     """Take a worker's finished chunk (unpickling its advice here, in this thread)."""
                     collected.add(future)
-                    kind, where, value = future.result()
-                    take((kind, where, _unpacked(value)) if kind == "ok" else (kind, where, value))
+                    take(_fetched(outbox, future.result()))
 
                 for start, future in zip(reversed(starts), reversed(futures), strict=True):
                     if not future.cancel():  # a worker has it (and every chunk before it): collect the rest
@@ -452,9 +453,8 @@ def _in_spawned(
             future.cancel()
 
 
-#: A chunk's number as claimed from the pipe of chunks; a worker's report of one (number, scored without error).
+#: A chunk's number, as claimed from the pipe of chunks and as reported done by a worker.
 _CLAIM = struct.Struct("<i")
-_REPORT = struct.Struct("<i?")
 
 
 def _in_forked(
@@ -473,7 +473,7 @@ def _in_forked(
     Every chunk's number is written into a pipe before the workers are forked; each process
     (this one too) reads the next number, scores that chunk and claims another, until the pipe
     is empty, so the work balances itself and no process waits on another to be handed work. A
-    worker leaves its advice in the outbox (``_packed``) and reports the chunk's number on a
+    worker leaves its outcome in the outbox (``_leave``) and reports the chunk's number on a
     second pipe; this process takes the reports between its own chunks, then waits for the rest.
     A worker that dies leaves chunks unreported: EngineError. Nothing here uses a thread, so a
     busy calling process never keeps a worker waiting for the GIL.
@@ -488,16 +488,10 @@ def _in_forked(
     def receive(data: bytes) -> None:
         """File whole reports: each names a chunk whose outcome waits in the outbox."""
         pending.extend(data)
-        whole = len(pending) - len(pending) % _REPORT.size
-        for number, scored in _REPORT.iter_unpack(bytes(pending[:whole])):
+        whole = len(pending) - len(pending) % _CLAIM.size
+        for (number,) in _CLAIM.iter_unpack(bytes(pending[:whole])):
             reported.add(number)
-            path = os.path.join(outbox, f"{number}.pickle")
-            if scored:
-                take(("ok", starts[number], _unpacked(path)))
-            else:
-                with open(path, "rb") as inbox:
-                    where, error = pickle.loads(inbox.read())
-                take(("error", where, error))
+            take(_fetched(outbox, starts[number]))
         del pending[:whole]
 
     try:
@@ -523,11 +517,11 @@ def _in_forked(
             start = starts[number]
             take(_score(start, items[start : start + size], rules, policy, limit))
             while select.select([reports_out], [], [], 0)[0]:  # what workers finished meanwhile
-                data = os.read(reports_out, 64 * _REPORT.size)
+                data = os.read(reports_out, 64 * _CLAIM.size)
                 if not data:
                     break
                 receive(data)
-        while data := os.read(reports_out, 64 * _REPORT.size):
+        while data := os.read(reports_out, 64 * _CLAIM.size):
             receive(data)
         for worker in workers:
             worker.join()
@@ -568,8 +562,5 @@ def _forked_worker(
     while len(claim := os.read(claims, _CLAIM.size)) == _CLAIM.size:
         (number,) = _CLAIM.unpack(claim)
         start = starts[number]
-        kind, where, value = _score(start, items[start : start + size], rules, policy, limit)
-        data = dumps_advice(value) if kind == "ok" else pickle.dumps((where, value))
-        with open(os.path.join(outbox, f"{number}.pickle"), "wb") as out:
-            out.write(data)
-        os.write(reports, _REPORT.pack(number, kind == "ok"))
+        _leave(outbox, start, _score(start, items[start : start + size], rules, policy, limit))
+        os.write(reports, _CLAIM.pack(number))

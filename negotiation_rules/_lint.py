@@ -700,6 +700,7 @@ def _last_line(cond: Condition) -> int | None:
 
 # -- the values a field can take -----------------------------------------------------------------
 
+
 def _constants(tests: Sequence[Test | Count]) -> list[Any]:
     out: list[Any] = []
     for t in tests:
@@ -725,5 +726,3 @@ def _domain(key: str, tests: Sequence[Test | Count], fields: Mapping[str, FieldS
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-
-

@@ -353,11 +353,14 @@ def test_a_batch_asked_for_questions_gives_exactly_what_advise_gives() -> None:
 def test_advice_pickled_as_field_values_comes_back_equal_with_the_same_set_fields() -> None:
     import pickle
 
-    from negotiation_rules._batch import dumps_advice
+    from negotiation_rules._batch import dumps_outcome
+
+    def dumps_advice(advice: list[Any]) -> bytes:
+        return dumps_outcome(("ok", 0, advice))
 
     sent = [advise_with_questions(s) for s in EXAMPLE_STATES]  # questions, answers, set-asides, facts, sources
     sent.append(sent[0].model_copy(update={"ruleset": "renamed"}))
-    back = pickle.loads(dumps_advice(sent))
+    back = pickle.loads(dumps_advice(sent))[2]
     assert back == sent
     assert [a.model_dump_json() for a in back] == [a.model_dump_json() for a in sent]
     for got, want in zip(back, sent, strict=True):
@@ -366,9 +369,9 @@ def test_advice_pickled_as_field_values_comes_back_equal_with_the_same_set_field
             assert rec.model_fields_set == rec_want.model_fields_set
             assert all(type(f).__name__ == "Fact" for f in rec.basis)
     partial = Recommendation.model_construct(tactic="t", move="m", rationale="r", score=1.0, rule_id="x")
-    assert pickle.loads(dumps_advice([partial]))[0].model_fields_set == partial.model_fields_set  # type: ignore[list-item]
+    assert pickle.loads(dumps_advice([partial]))[2][0].model_fields_set == partial.model_fields_set  # type: ignore[list-item]
     reordered = trusted(SetAside, {"rule_id": "r", "tactic": "t", "reason": "why", "by": "rule", "basis": []})
-    assert pickle.loads(dumps_advice([reordered]))[0] == reordered  # type: ignore[list-item]
+    assert pickle.loads(dumps_advice([reordered]))[2][0] == reordered  # type: ignore[list-item]
 
 
 def test_a_value_changed_past_validation_is_a_state_error_naming_its_state_in_both_modes() -> None:
