@@ -122,6 +122,37 @@ _live_handles: set[int] = set()
 FRAGMENT_LIMIT = 4096
 #: A rule every shard has, fired once in each new session (see ``_ShardEngine.init_session``).
 _INIT_RULE = "nr-init"
+#: The id of a fact never asserted: retracting it gives a session's state handle.
+_PROBE = "nr-probe"
+
+
+def id_hash(text: str) -> int:
+    """durable-rules' hash of a session id or a fact id: FNV-1a, 32 bits (``fnv1Hash32`` in its state.c).
+
+    durable-rules finds a session, and a fact within a session, by this hash of its id alone and
+    never compares the text: two ids with one hash are one id to it (see ``_fresh_sid``).
+    """
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def _fresh_sid(reserved: frozenset[int], taken: set[int]) -> str:
+    """A new session id that durable-rules cannot mistake for another id (its hash joins ``taken``).
+
+    Its hash must differ from every other session id's of the ruleset (``taken``: two would be
+    one session), and the hash of its state message's id (``"sid-" + sid``, which durable-rules
+    stores in the session on its first fact) from every fact id the session holds (``reserved``):
+    such a fact would be refused as seen already, matching nothing, and retracting it would
+    delete the state message and crash the next assert. One id in about a million is skipped.
+    """
+    while True:
+        sid = f"nr{next(_sids)}"
+        own = id_hash(sid)
+        if own not in taken and id_hash("sid-" + sid) not in reserved:
+            taken.add(own)
+            return sid
 
 
 def encode_value(value: Any) -> str:
@@ -248,7 +279,7 @@ class _ShardEngine:
         #: The durable-rules ruleset, 0 until ``create`` made it.
         self.handle = 0
         #: Every fact id a session can hold in this shard: one per stage, one per state of a batch per stage.
-        self._ids = [f"stage{level}" for level in sorted(self.levels)] + [
+        self.ids = [f"stage{level}" for level in sorted(self.levels)] + [
             _batch_id(k, level) for level in sorted(self.levels) for k in range(BATCH_CHUNK)
         ]
 
@@ -284,7 +315,7 @@ class _ShardEngine:
         session in which no rule ever fired would free a garbage pointer.
         """
         fact = f'{{"sid":"{sid}","id":"{_INIT_RULE}","t":"{_INIT_RULE}"}}'
-        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"nr-probe"}}')  # just its state handle
+        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"{_PROBE}"}}')  # just its state handle
         held = json.loads(_drl.get_facts(self.handle, sid))
         message: Any = None
         if any(item.get("id") == _INIT_RULE for item in held):
@@ -311,7 +342,7 @@ class _ShardEngine:
         retracted (retracting a fact under a pending action and then starting an action
         crashes durable-rules); then every stage fact id this shard knows is retracted.
         """
-        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"nr-probe"}}')  # just its state handle
+        _, state = _drl.retract_fact(self.handle, f'{{"sid":"{sid}","id":"{_PROBE}"}}')  # just its state handle
         _drl.abandon_action(self.handle, state)
         message: Any = _drl.start_action_for_state(self.handle, state)
         drained = 0
@@ -321,7 +352,7 @@ class _ShardEngine:
                 _drl.abandon_action(self.handle, state)
                 return False
             message = _drl.complete_and_start_action(self.handle, state)
-        _drl.retract_facts(self.handle, json.dumps([{"sid": sid, "id": ident} for ident in self._ids]))
+        _drl.retract_facts(self.handle, json.dumps([{"sid": sid, "id": ident} for ident in self.ids]))
         return bool(json.loads(_drl.get_facts(self.handle, sid)) == [])
 
     def run(self, stage: str) -> list[str] | None:
@@ -471,9 +502,18 @@ class _Pool:
     waits in line: a session given back goes straight to the first caller waiting.
     """
 
-    def __init__(self, init: Callable[[str], bool], scrub: Callable[[str], bool], limit: int = MAX_SESSIONS) -> None:
+    def __init__(
+        self,
+        init: Callable[[str], bool],
+        scrub: Callable[[str], bool],
+        limit: int = MAX_SESSIONS,
+        reserved: frozenset[int] = frozenset(),
+    ) -> None:
         self.init = init
         self.scrub = scrub
+        #: The hashes (``id_hash``) of every fact id a session can hold, and of every session id given out.
+        self.reserved = reserved
+        self.taken: set[int] = set()
         #: Sessions open at once (retired ones not counted), at most ``MAX_SESSIONS`` (see ``session_limit``).
         self.limit = limit
         self.status: dict[str, Any] = {}
@@ -636,7 +676,7 @@ class _Pool:
                 return sid, "open"
         opened = len(self.status)
         if opened < MAX_SESSIONS and opened - self._retired() < self.cap():
-            sid = f"nr{next(_sids)}"
+            sid = _fresh_sid(self.reserved, self.taken)
             self.status[sid] = None  # counted from now on; the caller sets what it is
             return sid, "new"
         return None, ""
@@ -727,7 +767,13 @@ class Engine:
         self.opened = False
         self._open_lock = threading.Lock()
         engine_rules = sum(len(shard.rules) for shard in self.compiled.shards)
-        self._pool = _Pool(self._init_session, self._scrub, session_limit(len(self.shards), engine_rules))
+        ids = {_INIT_RULE, _PROBE, *(ident for engine in self.shards for ident in engine.ids)}
+        self._pool = _Pool(
+            self._init_session,
+            self._scrub,
+            session_limit(len(self.shards), engine_rules),
+            frozenset(id_hash(ident) for ident in ids),
+        )
         self._stage_texts: dict[str, tuple[tuple[str, str], ...]] = {}  # per session: (head, retraction) per stage
         self._batch_texts: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}  # the same per stage per state
         #: engine rule name -> (0 situation / 1 match / 2 block, the situation or rule id)

@@ -6,8 +6,11 @@ Each test here failed before the fix it names (see the issue's findings 1, 2, 3 
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import multiprocessing
+import subprocess
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -284,3 +287,44 @@ def test_eleven_hundred_threads_on_one_ruleset_neither_crash_nor_go_wrong() -> N
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["1100", "True", "True"]
     assert engine_module.MAX_SESSIONS < 1024 and engine_module.SESSION_WAIT_SECONDS == 60.0
+
+
+def test_session_ids_never_share_durable_rules_hash_with_a_fact_or_another_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From the attacker review: durable-rules knows ids only by their 32-bit FNV-1a hash.
+
+    ``"sid-nr9038782"`` (the state message of session nr9038782) hashes like ``"bs3"`` (the stage-3
+    fact of state 27 of a batch), and ``nr45971177`` like ``nr46020940``: such ids are skipped.
+    """
+    assert engine_module.id_hash("") == 0x811C9DC5 and engine_module.id_hash("a") == 0xE40C292C  # FNV-1a vectors
+    assert engine_module.id_hash("sid-nr9038782") == engine_module.id_hash("bs3")
+    reserved = frozenset({engine_module.id_hash("bs3")})
+    monkeypatch.setattr(engine_module, "_sids", itertools.count(9038782))
+    assert engine_module._fresh_sid(reserved, set()) == "nr9038783"
+    taken = {engine_module.id_hash("nr46020940")}
+    monkeypatch.setattr(engine_module, "_sids", itertools.count(45971177))
+    assert engine_module._fresh_sid(frozenset(), taken) == "nr45971178"
+    assert engine_module.id_hash("nr45971178") in taken
+
+
+COLLIDING_SESSION = """
+import itertools
+import negotiation_rules._engine as engine
+engine._sids = itertools.count(9038780)  # as if the process had opened 9 million sessions already
+from negotiation_rules import advise
+from negotiation_rules._batch import advise_many
+phases = ("preparation", "opening", "bargaining", "closing")
+states = [{"phase": p, "alternatives": n} for p in phases for n in range(10)]
+assert advise_many(states) == advise_many(states, engine="compiled")
+assert advise({"phase": "preparation"}) == advise({"phase": "preparation"}, engine="compiled")
+print("ok")
+"""
+
+
+def test_a_process_nine_million_sessions_old_still_gives_the_same_advice_as_the_compiled_engine() -> None:
+    """Before ids were checked, session nr9038782's batch fact ``bs3`` matched nothing and its retraction then
+    deleted the session's state message: wrong questions, then a segfault (attack/repro_sid_hash_collision.py)."""
+    done = subprocess.run([sys.executable, "-c", COLLIDING_SESSION], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
