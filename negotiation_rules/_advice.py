@@ -8,11 +8,12 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._deferred import build_before_fork
+
 
 class _Out(BaseModel):
-    # defer_build: the library makes these with ``trusted`` (no validation), so pydantic builds a
-    # model's validator and serializer on its first validation or dump, not at import; showing
-    # advice (``str()``, the command line) never needs them.
+    # defer_build: pydantic builds a model's validator and serializer on its first validation or
+    # dump (ranking's first advice), not at import; built before a fork (``_deferred``).
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
@@ -136,3 +137,5 @@ def validated(model: type[M], fields: Mapping[str, Any]) -> M:
 
 #: One instance per output model with every field set, copied by ``trusted``.
 _prototypes: dict[type[BaseModel], BaseModel] = {}
+
+build_before_fork(Source, Fact, Answer, Question, Recommendation, SetAside, Advice)

@@ -453,6 +453,8 @@ def _in_spawned(
             future.cancel()
 
 
+#: How long a forked worker told to stop (SIGTERM) has before it is killed.
+_STOP_SECONDS = 5.0
 #: A chunk's number, as claimed from the pipe of chunks and as reported done by a worker.
 _CLAIM = struct.Struct("<i")
 
@@ -535,7 +537,11 @@ def _in_forked(
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()
-            worker.join()
+        for worker in workers:
+            worker.join(_STOP_SECONDS)
+            if worker.is_alive():  # stopped (SIGSTOP), or deaf to SIGTERM: it is killed
+                worker.kill()
+                worker.join()
         for fd in (claims_out, claims_in, reports_out, reports_in):
             if fd >= 0:
                 os.close(fd)
@@ -558,6 +564,7 @@ def _forked_worker(
     the calling process's to handle (it stops the workers).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the caller's handler: a stopped batch stops its workers
     gc.disable()  # a worker only scores batches (see the module docstring) and ends with the batch
     while len(claim := os.read(claims, _CLAIM.size)) == _CLAIM.size:
         (number,) = _CLAIM.unpack(claim)

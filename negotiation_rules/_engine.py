@@ -363,7 +363,12 @@ class _ShardEngine:
         """
         code, state_handle = _drl.assert_fact(self.handle, stage)
         if code != 0:
-            return None if code == 1 else []  # 2: a fact with this id was there already; it is retracted
+            if code == 1:
+                return None
+            # 2: durable-rules holds a fact with this id (or one whose id has the same hash) in a
+            # session given out as empty: firing nothing would be wrong advice, so the call fails
+            # and the session is scrubbed before its next use
+            raise _drl.error(f"the session already held a fact with the id of this stage fact (code {code})")
         names: list[str] = []
         append = names.append
         complete = _drl.complete_and_start_action

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._deferred import import_before_fork
 from ._engine import engine_for
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ __all__ = ["ENGINES", "Evaluator", "check_engine", "evaluator_for"]
 
 #: The engines ``advise(..., engine=)`` accepts; ``durable`` (durable-rules) is the default and the reference.
 ENGINES = ("durable", "compiled")
+
+import_before_fork(f"{__package__}._compiled")  # never half-imported in a forked child (see _deferred)
 
 
 class Evaluator(Protocol):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ._deferred import import_before_fork
 from ._engine import engine_for
 from ._facts import effective_state
 from ._firing import Firing
@@ -26,6 +27,8 @@ __all__ = ["PlaybookArg", "RulesetArg", "check_top", "facts_for", "fire", "polic
 RulesetArg = Ruleset | str | Path | list[str | Path] | tuple[str | Path, ...] | None
 #: A Playbook, a dict of one, a playbook file or a built-in playbook's name, or None (``_playbook`` loads on first use).
 PlaybookArg = Union["Playbook", str, Path, dict[str, Any], None]  # Playbook: a name, not imported here
+
+import_before_fork(f"{__package__}._playbook")  # never half-imported in a forked child (see _deferred)
 
 
 def policy_of(playbook: PlaybookArg) -> Playbook | None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._deferred import build_before_fork
 from ._errors import RulesetError, closest
 from ._packaged import builtin_ruleset_dir
 from ._yaml import MAX_FILE_BYTES, Entry, LineDict, load_yaml
@@ -33,6 +34,9 @@ class Playbook(BaseModel):
         """Why the playbook disables this tactic (or its family), or None."""
         family = tactic.split(".", 1)[0]
         return self.disabled.get(tactic) or self.disabled.get(family)
+
+
+build_before_fork(Playbook)
 
 
 def load_playbook(path: str | Path) -> Playbook:

@@ -12,6 +12,7 @@ with the library: ``import negotiation_rules`` stays close to the cost of its de
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ._compiler import CompiledRuleset, compile_ruleset
 from ._conditions import specificity
+from ._deferred import import_before_fork
 from ._derived import derived
 from ._engine import engine_for
 from ._errors import RulesetError, did_you_mean
@@ -199,6 +201,19 @@ def _loaded(ruleset: Ruleset) -> Ruleset:
 _builtin: Ruleset | None = None
 _builtin_lock = threading.Lock()
 _path_cache: dict[tuple[str, tuple[tuple[str, int, int], ...]], Ruleset] = {}
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the forking thread: the locks another thread held at the fork are made anew."""
+    global _builtin_lock, _loaded_lock
+    _builtin_lock = threading.Lock()
+    _loaded_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+# the rule-file reader is imported on first use: never half-imported in a forked child (see _deferred)
+import_before_fork(f"{__package__}._loader", f"{__package__}._catalog", "difflib")
 
 
 def builtin_ruleset() -> Ruleset:

@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._deferred import build_before_fork
 from ._errors import StateError, did_you_mean
 
 Phase = Literal["preparation", "opening", "bargaining", "closing", "post_agreement"]
@@ -221,3 +222,6 @@ def parse_event(event: object) -> Event:
     except ValidationError as exc:
         err = state_error_from(exc, Event)
         raise StateError(err.reason, f"event.{err.path}") from None
+
+
+build_before_fork(Counterpart, Issue, Event, NegotiationState)

@@ -8,6 +8,7 @@ touching code.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,16 @@ from ._packaged import builtin_ruleset_dir
 UNKNOWN_TEXT = "not known yet"
 
 _lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the forking thread: the lock another thread held at the fork is made anew."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,37 @@ def test_a_process_forked_while_threads_advise_can_advise() -> None:
             thread.join()
 
 
+FORK_DURING_FIRST_USE = """
+import faulthandler, os, sys, threading, time
+import negotiation_rules as nr
+state = {"phase": "bargaining", "trust": "low"}
+first = threading.Thread(target=nr.advise, args=(state,))
+first.start()
+time.sleep(float(sys.argv[1]))
+pid = os.fork()
+if pid == 0:
+    faulthandler.dump_traceback_later(20, exit=True)  # a hang: its stack, and exit code 1
+    nr.advise(state)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+first.join()
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.15])
+def test_a_child_forked_while_another_thread_makes_the_first_advice_of_the_process_can_advise(delay: float) -> None:
+    """From the attacker review: the child inherited held the locks of the first use (the built-in rules',
+    the vocabulary's, pydantic's build of a deferred model) and hung in 10 forks of 30."""
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", FORK_DURING_FIRST_USE, str(delay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 MANY_THREADS = """
 import sys, threading
 sys.setswitchinterval(1e-6)
