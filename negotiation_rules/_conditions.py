@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Union, cast
 
 from ._errors import RulesetError, closest
-from ._fields import SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
+from ._fields import NUMBER_WORDS, SITUATION_PREFIX, UNKNOWN, FieldSpec, item_fields, state_fields
 from ._history import TREND_PREFIX, TRENDS
 from ._yaml import LineDict, line_of
 
@@ -747,7 +747,7 @@ class ConditionParser:
             return value
         if spec.kind in ("int", "float"):
             if not _num(value) or (spec.kind == "int" and not isinstance(value, int)):
-                raise self.error(f"'{spec.path}' takes a number, got {value!r}", line, "invalid-value")
+                raise self.error(f"'{spec.path}' takes {NUMBER_WORDS[spec.kind]}, got {value!r}", line, "invalid-value")
             if isinstance(value, float) and value != value:
                 raise self.error(f"'{spec.path}' cannot be compared with NaN", line, "invalid-value")
             return value  # type: ignore[no-any-return]

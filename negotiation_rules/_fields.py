@@ -30,6 +30,10 @@ PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 OTHER_TEXT = "\x00other"
 
 
+#: How an error names what a number field takes.
+NUMBER_WORDS = {"int": "a whole number", "float": "a number"}
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One condition path: its kind, its allowed values (enums), whether it may be missing."""

@@ -68,7 +68,16 @@ from ._conditions import (
 from ._engine import engine_for
 from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError
 from ._facts import predicate
-from ._fields import OTHER_TEXT, PLACEHOLDER_RE, SITUATION_PREFIX, FieldSpec, cut_points, item_fields, state_fields
+from ._fields import (
+    NUMBER_WORDS,
+    OTHER_TEXT,
+    PLACEHOLDER_RE,
+    SITUATION_PREFIX,
+    FieldSpec,
+    cut_points,
+    item_fields,
+    state_fields,
+)
 from ._history import TREND_PREFIX, TRENDS
 from ._loader import read_ruleset, read_sources
 from ._model import MAX_SITUATION_LEVELS, Rule, Situation, iter_cycle_errors, iter_duplicate_errors
@@ -451,7 +460,7 @@ def _value_problem(spec: FieldSpec, value: Any) -> str | None:
     if spec.kind in ("int", "float"):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or (spec.kind == "int" and not isinstance(value, int)) or value != value:
-            return f"'{spec.path}' takes a number, got {value!r}"
+            return f"'{spec.path}' takes {NUMBER_WORDS[spec.kind]}, got {value!r}"
         return None
     return None if isinstance(value, str) else f"'{spec.path}' takes text, got {value!r}"
 

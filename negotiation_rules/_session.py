@@ -68,8 +68,14 @@ class Negotiation:
 
     @property
     def state(self) -> NegotiationState:
-        """The current state, history included (immutable; use record/update to change it)."""
-        return self._state
+        """The current state, history included: a copy (use record/update to change the negotiation's own).
+
+        The state model is frozen, but its history is a list: handed out as it is, appending to it
+        would change the negotiation's history behind ``record`` (its trends then stale).
+        """
+        state = self._state
+        fields = {**state.__dict__, "history": list(state.history)}
+        return NegotiationState.model_construct(state.model_fields_set, **fields)
 
     @property
     def history(self) -> list[Event]:

@@ -127,7 +127,7 @@ def test_messages_name_both_sides_of_a_contradiction() -> None:
     ("when", "code", "text"),
     [
         (Test("phase", "eq", "bargainig"), "invalid-value", "'bargainig' is not a value of 'phase'"),
-        (Test("alternatives", "eq", "two"), "invalid-value", "'alternatives' takes a number"),
+        (Test("alternatives", "eq", "two"), "invalid-value", "'alternatives' takes a whole number"),
         (Test("trust", "gt", 1), "invalid-value", "'gt' compares numbers, but 'trust' is enum"),
         (Test("phse", "eq", "bargaining"), "unknown-path", "unknown path 'phse'"),
         (Test("situation.nowhere", "eq", True), "unknown-situation", "unknown situation 'nowhere'"),

@@ -47,6 +47,20 @@ def test_a_rejected_event_leaves_the_negotiation_as_it_was() -> None:
         assert n.to_json() == before and n.advise() == advice
 
 
+def test_changing_the_history_of_the_state_handed_out_leaves_the_negotiation_as_it_was() -> None:
+    """From the attacker review: ``n.state.history`` was the negotiation's own list, so appending to it
+    changed the history behind ``record`` (its trends stale) and junk in it broke the next advice."""
+    with Negotiation({"phase": "bargaining"}) as n:
+        n.record(kind="concession", by="us", value=3.0)
+        before, advice = n.to_json(), n.advise()
+        n.state.history.append(Event(kind="concession", by="us", value=3.0))
+        n.state.history.append("junk")  # type: ignore[arg-type]
+        n.state.history.clear()
+        assert n.to_json() == before and n.advise() == advice and len(n.history) == 1
+        assert n.state == NegotiationState.model_validate(n.state.model_dump())
+        assert n.state.model_fields_set == {"phase", "history"}
+
+
 def test_two_of_our_concessions_without_one_from_them_ask_for_reciprocity() -> None:
     with Negotiation({"phase": "bargaining"}) as n:
         n.record(kind="concession", by="us", value=5.0)
