@@ -69,7 +69,6 @@ import json
 import operator
 import os
 import re
-import string
 import threading
 import time
 import weakref
@@ -96,7 +95,7 @@ _MISSING: Any = object()
 #: 52: each is named by one letter, ``_batch_id``).
 BATCH_CHUNK = 32
 #: The letter that names state ``k`` of a batch in its stage facts' ids (``_batch_id``), and back.
-_BATCH_KEYS = (string.ascii_uppercase + string.ascii_lowercase)[:BATCH_CHUNK]
+_BATCH_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[:BATCH_CHUNK]
 _BATCH_K = {letter: k for k, letter in enumerate(_BATCH_KEYS)}
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*\Z").match
 SITUATION_KEY = "situation__"
