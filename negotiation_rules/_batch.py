@@ -80,7 +80,10 @@ def advise_many(
     questions: int | None = 0,
     engine: str = "durable",
 ) -> list[Advice]:
-    """Advice for each state, in input order: the same as ``[advise(s, ...) for s in states]``, faster.
+    """Advice for each state, in input order: the same as ``[advise(s, ...) for s in states]``.
+
+    It costs about what that loop costs on distinct states, and less when states repeat (each
+    distinct state is validated and evaluated once); see docs/performance.md, "Batches".
 
     ``states`` holds NegotiationState objects, dicts or JSON texts; the first invalid one (by
     position) raises StateError with its index in the path (``states[3].phase: ...``).

@@ -66,7 +66,7 @@ from ._conditions import (
     possibly,
 )
 from ._engine import engine_for
-from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError
+from ._errors import ERROR_CODES, NegotiationRulesError, RulesetError, closest
 from ._facts import predicate
 from ._fields import (
     NUMBER_WORDS,
@@ -293,12 +293,15 @@ class _Checker:
         when_line = rule.lines.get("when", rule.line)
         unless_line = rule.lines.get("unless", rule.line)
         if rule.tactic not in CATALOG and rule.tactic not in self.ruleset.declared:
+            near = closest(rule.tactic, [*CATALOG, *self.ruleset.declared])
             yield _finding(
                 "error" if self.builtin else "warning",
                 "unknown-tactic",
                 rule,
                 rule.lines.get("tactic", rule.line),
-                f"tactic '{rule.tactic}' is not in the catalog nor declared in a tactics: list",
+                f"tactic '{rule.tactic}' is not in the catalog nor declared in a tactics: list"
+                + (f" (did you mean '{near}'?)" if near else ""),
+                near,
             )
         if not rule.sources or any(not s.document.strip() or not s.section.strip() for s in rule.sources):
             yield _finding(
@@ -682,7 +685,14 @@ class _Space:
         return f"{base} (situation '{via}')" if via else base
 
 
-def _finding(severity: Severity, code: str, owner: Rule | Situation, line: int | None, message: str) -> Finding:
+def _finding(
+    severity: Severity,
+    code: str,
+    owner: Rule | Situation,
+    line: int | None,
+    message: str,
+    suggestion: str | None = None,
+) -> Finding:
     return Finding(
         severity=severity,
         code=code,
@@ -691,6 +701,7 @@ def _finding(severity: Severity, code: str, owner: Rule | Situation, line: int |
         rule_id=owner.id,
         message=message,
         kind="situation" if isinstance(owner, Situation) else "rule",
+        suggestion=suggestion,
     )
 
 

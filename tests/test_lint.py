@@ -224,6 +224,13 @@ def test_a_clean_custom_ruleset_has_no_findings_and_its_own_tactics_only_warn(
     assert [(f.code, f.severity, f.line) for f in findings] == [("unknown-tactic", "warning", 5)]
 
 
+def test_a_misspelt_tactic_gets_the_catalog_id_it_is_closest_to(write_rules: Callable[..., Path]) -> None:
+    """From the newcomer review: 'presure.strong_posture' was only 'not in the catalog', with no suggestion."""
+    (finding,) = lint(write_rules(a=rule_yaml(id="house.one", tactic="presure.strong_posture")))
+    assert finding.code == "unknown-tactic" and finding.suggestion == "pressure.strong_posture"
+    assert "did you mean 'pressure.strong_posture'?" in finding.message
+
+
 def test_a_missing_path_is_a_finding() -> None:
     findings = lint("/no/such/rules")
     assert [(f.code, f.message) for f in findings] == [("cannot-read", "no such file or folder")]
