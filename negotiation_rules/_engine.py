@@ -1130,10 +1130,26 @@ class Engine:
                 else:
                     asks = dict.fromkeys(self._select(level, None), everyone)
                 for engine, ks in asks.items():
+                    # states whose stage facts read the same in this shard fire the same rules in it (each
+                    # rule reads one fact): it is asked once per distinct fact, the alike states get its answer
                     pick = engine.pick
-                    stage_texts = [texts[k][0] + "".join(pick(frags[k])) + "}" for k in ks]
-                    asserted.setdefault(engine, []).append(",".join([texts[k][1] for k in ks]))
+                    first: dict[str, int] = {}
+                    stage_texts: list[str] = []
+                    retractions: list[str] = []
+                    alike: list[tuple[int, int]] = []
+                    for k in ks:
+                        body = "".join(pick(frags[k]))
+                        seen = first.setdefault(body, k)
+                        if seen == k:
+                            stage_texts.append(texts[k][0] + body + "}")
+                            retractions.append(texts[k][1])
+                        else:
+                            alike.append((k, seen))
+                    asserted.setdefault(engine, []).append(",".join(retractions))
+                    marks = {seen: len(fired[seen]) for _, seen in alike}
                     engine.run_many("[" + ",".join(stage_texts) + "]", after, fired)
+                    for k, seen in alike:
+                        fired[k] += fired[seen][marks[seen] :]
                 for k in everyone:
                     if fired[k]:
                         self._decode(fired[k], found[k], frags[k], values[k] if values else None)
