@@ -140,14 +140,41 @@ class ScoreError(NegotiationRulesError, ValueError):
 
 
 def closest(word: object, choices: Iterable[str]) -> str | None:
-    """The choice closest to ``word`` (difflib, cutoff 0.6), or None: the data behind "did you mean"."""
+    """The choice closest to ``word``, or None: the data behind "did you mean".
+
+    A dotted path whose last part is a choice's (``counterpart.trust`` for ``trust``) gets that
+    choice. Otherwise difflib proposes up to five choices (cutoff 0.6) and the one fewest typing
+    mistakes away wins (``_typos``: two swapped letters are one mistake), then difflib's order:
+    ``rulse`` is ``rules``, not ``ruleset``, which difflib alone ranks first.
+    """
     text = str(word)
     if len(text) > MAX_SUGGEST:
         return None
+    options = sorted({c for c in choices if len(c) <= MAX_SUGGEST})
+    if "." in text:
+        last = text.rsplit(".", 1)[1]
+        same = [c for c in options if c != text and c.rsplit(".", 1)[-1] == last]
+        if len(same) == 1:
+            return same[0]
     import difflib  # only a mistake needs it: not imported with the library
 
-    close = difflib.get_close_matches(text, sorted({c for c in choices if len(c) <= MAX_SUGGEST}), n=1, cutoff=0.6)
-    return close[0] if close else None
+    close = difflib.get_close_matches(text, options, n=5, cutoff=0.6)
+    if not close:
+        return None
+    return min(enumerate(close), key=lambda pair: (_typos(text, pair[1]), pair[0]))[1]
+
+
+def _typos(a: str, b: str) -> int:
+    """Letters inserted, deleted, replaced or two neighbours swapped to turn ``a`` into ``b`` (optimal alignment)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 class UsageError(Exception):

@@ -112,6 +112,26 @@ def test_each_mistake_has_its_code_file_line_rule_id_and_suggestion(
         assert str(error).endswith(f"(did you mean '{suggestion}'?)")
 
 
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("rulse:\n  - id: house.one\n", "did you mean 'rules'?"),  # difflib alone said 'ruleset'
+        (
+            "rules:\n  - id: house.one\n    tactic: prep.plan_opening\n    move: Plan it.\n"
+            "    rationale: Because {counterpart.trust} is low.\n    when: {phase: preparation}\n"
+            "    sources: [{document: x.pdf, section: y}]\n",
+            "did you mean 'trust'?",  # difflib alone said 'counterpart.authority'
+        ),
+    ],
+)
+def test_did_you_mean_names_the_intended_word_for_swapped_letters_and_a_wrong_prefix(
+    tmp_path: Path, text: str, wanted: str
+) -> None:
+    """From the newcomer review: the nearest name by typing mistakes, and by a dotted path's last part."""
+    (tmp_path / "a.yaml").write_text(text)
+    assert any(wanted in str(error) for error in iter_ruleset_errors(tmp_path / "a.yaml"))
+
+
 def test_a_path_that_cannot_be_read_is_a_cannot_read_error(tmp_path: Path) -> None:
     (error,) = iter_ruleset_errors(tmp_path / "nope")
     assert (error.code, error.reason) == ("cannot-read", "no such file or folder")
