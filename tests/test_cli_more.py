@@ -423,6 +423,24 @@ def test_the_playbook_example_shows_what_each_expression_gives() -> None:
     assert checked >= 3
 
 
+def test_the_docs_list_every_command_and_each_synopsis_has_the_commands_options() -> None:
+    from negotiation_rules._cli import COMMANDS as ALL
+
+    cli, index = (ROOT / "docs" / "cli.md", ROOT / "docs" / "index.md")
+    if not cli.exists():
+        pytest.skip("needs the source tree")
+    page = cli.read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| \[`([a-z-]+)`\]", page, flags=re.M))
+    assert listed == set(ALL), "the command table of docs/cli.md"
+    assert f"`negotiation-rules {' | '.join(ALL)}`" in index.read_text(encoding="utf-8"), "docs/index.md"
+    for command in COMMANDS:
+        synopsis = re.search(rf"```text\n(negotiation-rules {re.escape(command)} .*?)```", page, re.S)
+        assert synopsis is not None, f"docs/cli.md has no synopsis of {command}"
+        usage = run(command, "--help").stdout.split("\n\n", 1)[0]
+        options = set(re.findall(r"--[a-z-]+", usage)) - {"--help"}
+        assert set(re.findall(r"--[a-z-]+", synopsis.group(1))) == options, f"the synopsis of {command} in docs/cli.md"
+
+
 # -- the gaps a newcomer hit ----------------------------------------------------------------------
 
 
