@@ -14,8 +14,8 @@ DESCRIPTION = (
     "a rerun skips the parts already written"
 )
 EXAMPLES = (
-    "score deals.parquet advice.parquet --top 3",
-    "score deals/ advice.parquet --column stage=phase --default our_side=seller --scheduler tcp://10.0.0.5:8786",
+    "score deals.parquet advice/ --top 3",
+    "score deals/ advice/ --column stage=phase --default our_side=seller --scheduler tcp://10.0.0.5:8786",
 )
 
 

@@ -55,7 +55,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow this browser origin")
     p.add_argument("--rulesets", type=_folder, metavar="DIR", help="folder of named rulesets (files or sub-folders)")
     p.add_argument("--playbooks", type=_folder, metavar="DIR", help="folder of named playbooks (default: built-in)")
-    p.add_argument("--max-body-bytes", type=_positive_int, default=1_000_000, metavar="N")
+    p.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="largest request body in bytes; a larger one gets 413 (default 1,000,000)",
+    )
     p.add_argument("--max-rule-text", type=_positive_int, default=200_000, metavar="N", help="characters")
     p.add_argument("--max-history", type=_positive_int, default=1_000, metavar="N", help="events")
     p.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="time budget per request")

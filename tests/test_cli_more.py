@@ -7,7 +7,11 @@ no traceback, with exit status 2. ``lint`` exits 1 on errors or warnings.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -345,6 +349,96 @@ def test_the_docs_show_what_the_command_prints(
     out = run(*argv)
     printed = "\n".join(line.rstrip() for line in out.stdout.strip().splitlines())
     assert printed in doc.read_text(encoding="utf-8"), f"docs/{page} is out of date; paste the output of: {argv}"
+
+
+#: ``echo 'STATE' | negotiation-rules ARGS`` followed by the output it shows (text, or JSON compared as data).
+PIPED = re.compile(r"```bash\necho '([^'\n]*)' \| negotiation-rules ([^\n|<>]*)\n```\n\n```(text|json)\n(.*?)```", re.S)
+
+
+def piped_examples() -> list[tuple[str, str, list[str], str, str]]:
+    """Every piped example of the docs: (page, stdin, argv, kind, shown output)."""
+    docs = ROOT / "docs"
+    pages = sorted(docs.glob("*.md")) if docs.exists() else []
+    return [
+        (page.name, m.group(1), m.group(2).split(), m.group(3), m.group(4))
+        for page in pages
+        for m in PIPED.finditer(page.read_text(encoding="utf-8"))
+    ]
+
+
+def test_the_docs_have_piped_examples_to_check() -> None:
+    if not (ROOT / "docs").exists():
+        pytest.skip("needs the source tree")
+    pages = {page for page, *_ in piped_examples()}
+    assert {"cli.md", "explain.md", "what-if.md"} <= pages  # the pattern still finds them
+
+
+@pytest.mark.parametrize(("page", "stdin", "argv", "kind", "shown"), piped_examples())
+def test_the_docs_piped_examples_show_what_the_command_prints(
+    page: str, stdin: str, argv: list[str], kind: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # rule files are named relative to the checkout, as the docs show them
+    out = run(*argv, stdin=stdin)
+    hint = f"docs/{page} is out of date; paste the output of: echo '{stdin}' | negotiation-rules {' '.join(argv)}"
+    if kind == "json":
+        assert json.loads(out.stdout) == json.loads(shown), hint
+    else:
+        printed = "\n".join(line.rstrip() for line in (out.stdout + out.stderr).strip().splitlines())
+        assert printed == shown.strip(), hint
+
+
+@pytest.mark.parametrize("page", ["explain.md", "what-if.md"])
+def test_the_first_python_example_of_a_page_prints_what_it_shows(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = ROOT / "docs" / page
+    if not doc.exists():
+        pytest.skip("needs the source tree")
+    found = re.search(r"```python\n(.*?)```\n\n```text\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    assert found is not None
+    monkeypatch.chdir(ROOT)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(found.group(1), f"docs/{page}", "exec"), {})
+    assert out.getvalue() == found.group(2), f"docs/{page} shows another output of its Python example"
+
+
+def test_the_playbook_example_shows_what_each_expression_gives() -> None:
+    """Each expression of the example in docs/playbooks.md equals the comment under it."""
+    doc = ROOT / "docs" / "playbooks.md"
+    if not doc.exists():
+        pytest.skip("needs the source tree")
+    code = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)[-1]
+    lines = code.splitlines()
+    namespace: dict[str, object] = {}
+    checked = 0
+    for node in ast.parse(code).body:
+        source = ast.get_source_segment(code, node)
+        assert source is not None and node.end_lineno is not None
+        if isinstance(node, ast.Expr):
+            shown = lines[node.end_lineno]  # the line after the expression
+            assert shown.startswith("# "), f"no output shown under {source!r}"
+            assert repr(eval(source, namespace)) == shown[2:], f"docs/playbooks.md shows another value of {source!r}"
+            checked += 1
+        else:
+            exec(source, namespace)
+    assert checked >= 3
+
+
+def test_the_docs_list_every_command_and_each_synopsis_has_the_commands_options() -> None:
+    from negotiation_rules._cli import COMMANDS as ALL
+
+    cli, index = (ROOT / "docs" / "cli.md", ROOT / "docs" / "index.md")
+    if not cli.exists():
+        pytest.skip("needs the source tree")
+    page = cli.read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| \[`([a-z-]+)`\]", page, flags=re.M))
+    assert listed == set(ALL), "the command table of docs/cli.md"
+    assert f"`negotiation-rules {' | '.join(ALL)}`" in index.read_text(encoding="utf-8"), "docs/index.md"
+    for command in COMMANDS:
+        synopsis = re.search(rf"```text\n(negotiation-rules {re.escape(command)} .*?)```", page, re.S)
+        assert synopsis is not None, f"docs/cli.md has no synopsis of {command}"
+        usage = run(command, "--help").stdout.split("\n\n", 1)[0]
+        options = set(re.findall(r"--[a-z-]+", usage)) - {"--help"}
+        assert set(re.findall(r"--[a-z-]+", synopsis.group(1))) == options, f"the synopsis of {command} in docs/cli.md"
 
 
 # -- the gaps a newcomer hit ----------------------------------------------------------------------

@@ -69,3 +69,28 @@ def test_a_number_field_s_values_give_each_comparison_with_its_constants_both_ou
         assert {v == c for v in known} == {True, False}
         if spec.low is None or c > spec.low:
             assert {v >= c for v in known} == {True, False}
+
+
+def test_the_rule_format_page_lists_which_fields_can_be_unknown() -> None:
+    """docs/rule-format.md, "Unknown values": one table row per kind of unknown, the last the known defaults."""
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "rule-format.md"
+    if not page.exists():
+        return  # an installed copy of the tests has no docs
+    text = page.read_text(encoding="utf-8")
+    section = text[text.index("### Unknown values") : text.index("## Situations")]
+    lines = [line for line in section.splitlines() if line.startswith("| `")]
+    rows = [re.findall(r"`([a-z_.]+)`", line.split(" | ")[0]) for line in lines]
+    scalars = {path: spec for path, spec in state_fields().items() if spec.kind != "list"}
+    assert {path for row in rows[:-1] for path in row} == {p for p, s in scalars.items() if s.can_be_unknown}
+    assert (
+        set(rows[-1])
+        == {p for p, s in scalars.items() if not s.can_be_unknown}
+        == {
+            "phase",
+            "deadlock",
+            "counterpart.authority_claims",
+        }
+    )

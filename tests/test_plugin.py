@@ -458,6 +458,35 @@ def test_the_coverage_scope_can_name_rule_files_no_test_evaluated(house: pytest.
     result.stderr.fnmatch_lines(["*--rules-coverage-of: *nowhere: no such file or folder"])
 
 
+def test_rules_layered_on_the_built_in_ones_are_the_scope_only_when_named(house: pytest.Pytester) -> None:
+    """docs/testing.md: ``builtin rules`` puts every built-in rule in scope; the coverage ini or option narrows it."""
+    from negotiation_rules import builtin_ruleset_dir, load_ruleset
+
+    builtin = len(load_ruleset(builtin_ruleset_dir()).rules)
+    assert f"all {builtin} built-in rules" in DOCS.read_text(encoding="utf-8")
+    house.makefile(".toml", pyproject='[tool.pytest.ini_options]\nnegotiation_rules_rulesets = "builtin rules"\n')
+    house.makepyfile(
+        test_one="""
+        def test_one(advisor):
+            advisor({"phase": "bargaining", "alternatives": 3, "deadlock": True, "relationship": "one_off"})
+        """
+    )
+    both = house.runpytest("--rules-coverage-fail-under=100")
+    assert both.ret == pytest.ExitCode.TESTS_FAILED
+    both.stdout.fnmatch_lines([f"{builtin + 3} rules in scope (*rulesets, rules); 1 evaluation of 1 ruleset"])
+    ours = house.runpytest("--rules-coverage-fail-under=100", "--rules-coverage-of=rules")
+    assert ours.ret == pytest.ExitCode.OK
+    ours.stdout.fnmatch_lines(["3 rules in scope (rules); 1 evaluation of 1 ruleset", "rules fired: 3 of 3 (100.0%)"])
+    house.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\nnegotiation_rules_rulesets = "builtin rules"\n'
+        'negotiation_rules_coverage = "rules"\n',
+    )
+    ini = house.runpytest("--rules-coverage-fail-under=100")
+    assert ini.ret == pytest.ExitCode.OK
+    ini.stdout.fnmatch_lines(["3 rules in scope (rules); 1 evaluation of 1 ruleset", "rules fired: 3 of 3 (100.0%)"])
+
+
 def test_without_a_scope_every_rule_evaluated_counts(pytester: pytest.Pytester) -> None:
     scenario_file(pytester, "cases:\n  - name: prep\n    state: {}\n    first: prep.research_counterpart\n")
     result = pytester.runpytest("--rules-coverage")
