@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from ._compiled import compiled_for
-from ._conditions import Condition, Count, Test, describe, evaluate
+from ._conditions import Condition, Count, Test, describe, evaluate, possibly
 from ._derived import derived
 from ._errors import UnknownTacticError, did_you_mean
 from ._fields import SITUATION_PREFIX
@@ -148,6 +148,18 @@ def _stage_situations(stage: dict[str, Any], ruleset: Ruleset, held: set[str]) -
         stage[f"situation__{sit.id}"] = sit.id in held
 
 
+def _actual(cond: Test | Count, stage: Mapping[str, Any], situations: Mapping[str, Situation]) -> Any:
+    """What a leaf reads, as the explanation shows it: a situation that does not hold but could once the
+    unknown facts it reads are known is unknown (None), not false: unknown is not false."""
+    actual = stage.get(cond.key, cond.absent)
+    sit = situations.get(cond.situation) if cond.situation is not None else None
+    if sit is not None and actual is False:
+        whens = {s.id: s.when for s in situations.values()}
+        if evaluate(possibly(sit.when, whens), stage):
+            return None
+    return actual
+
+
 def _leaf_text(cond: Test | Count) -> str:
     """A leaf as the explanation reads it (a situation test as "situation 'x' is true")."""
     if cond.situation is not None and cond.op == "eq":
@@ -178,7 +190,7 @@ def blame(
         # any that should hold / all that should not: every part went the wrong way;
         # a not is its negation pushed to the tests (unknown is not false).
         return [r for part in cond.parts for r in blame(part, stage, want, situations, file, via, _trail)]
-    actual = stage.get(cond.key, cond.absent)
+    actual = _actual(cond, stage, situations)
     out = [
         Reason(text=_leaf_text(cond), held=not want, path=cond.path, actual=actual, via=via, file=file, line=cond.line)
     ]
@@ -203,7 +215,7 @@ def _checks(
         sit = situations.get(cond.situation) if cond.situation is not None else None
         if sit is not None:
             because = blame(sit.when, stage, not bool(stage.get(cond.key)), situations, sit.file, sit.id, (sit.id,))
-        actual = stage.get(cond.key, cond.absent)
+        actual = _actual(cond, stage, situations)
         return [
             ConditionCheck(
                 text=_leaf_text(cond),

@@ -373,3 +373,23 @@ def test_the_strong_posture_is_worded_for_the_side_we_are_on(side: str, expected
         assert expected in text and absent not in text
     else:
         assert not _has(text, BUYER_WORDS + SELLER_WORDS)
+
+
+def test_explain_shows_a_situation_that_could_hold_once_unknown_facts_are_known_as_unknown_not_false() -> None:
+    """From the newcomer review: with the leader, the alternatives, the deadline, trust and the relationship
+    unknown, 'ultimatum_not_credible' read '(actual: false)'; unknown is not false."""
+    from negotiation_rules import explain
+
+    line = "situation 'ultimatum_not_credible' is true   (actual: {})"
+    sparse = str(explain({"phase": "bargaining", "deadlock": True}, "pressure.ultimatum"))
+    assert line.format("unknown") in sparse and line.format("false") not in sparse
+    known = {
+        "phase": "bargaining",
+        "deadlock": True,
+        "top_leader_available": True,
+        "alternatives": 2,
+        "our_time_pressure": "low",
+        "trust": "high",
+        "relationship": "one_off",
+    }
+    assert line.format("false") in str(explain(known, "pressure.ultimatum"))
