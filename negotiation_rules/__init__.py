@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._advice import Advice, Answer, Fact, Question, Recommendation, SetAside, Source
 from ._advisor import advise
+from ._deferred import import_before_fork
 from ._engine import set_result_cache_size
 from ._errors import (
     EngineError,
@@ -108,6 +109,9 @@ _LAZY = {
 
 #: The optional extra each lazily imported module needs, named when it is missing.
 _EXTRAS = {"._frames": "dataframe", "._dask": "dask"}
+
+# a child forked while another thread imports one of them must not inherit its import lock held
+import_before_fork(*sorted({__name__ + module for module in _LAZY.values() if module not in _EXTRAS}))
 
 
 def __dir__() -> list[str]:

@@ -70,12 +70,13 @@ class Negotiation:
     def state(self) -> NegotiationState:
         """The current state, history included: a copy (use record/update to change the negotiation's own).
 
-        The state model is frozen, but its history is a list: handed out as it is, appending to it
-        would change the negotiation's history behind ``record`` (its trends then stale).
+        The state model is frozen, but its history and issues are lists and its set of given
+        fields a set: handed out as they are, changing them would change the negotiation behind
+        ``record`` and ``update`` (its trends stale, its saved file unreadable).
         """
         state = self._state
-        fields = {**state.__dict__, "history": list(state.history)}
-        return NegotiationState.model_construct(state.model_fields_set, **fields)
+        fields = {**state.__dict__, "history": list(state.history), "issues": list(state.issues)}
+        return NegotiationState.model_construct(set(state.model_fields_set), **fields)
 
     @property
     def history(self) -> list[Event]:

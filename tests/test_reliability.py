@@ -260,12 +260,21 @@ FORK_DURING_FIRST_USE = """
 import faulthandler, os, sys, threading, time
 import negotiation_rules as nr
 state = {"phase": "bargaining", "trust": "low"}
-first = threading.Thread(target=nr.advise, args=(state,))
+uses = {
+    "advise": lambda: nr.advise(state),
+    "advise_many": lambda: nr.advise_many([state, state]),
+    "explain": lambda: nr.explain(state, "trust.small_increments"),
+    "what_if": lambda: nr.what_if(state, "trust.small_increments"),
+    "lint": lambda: nr.lint("builtin"),
+}
+use = uses[sys.argv[2]]
+first = threading.Thread(target=use)
 first.start()
 time.sleep(float(sys.argv[1]))
 pid = os.fork()
 if pid == 0:
     faulthandler.dump_traceback_later(20, exit=True)  # a hang: its stack, and exit code 1
+    use()
     nr.advise(state)
     os._exit(0)
 _, status = os.waitpid(pid, 0)
@@ -274,12 +283,18 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.15])
-def test_a_child_forked_while_another_thread_makes_the_first_advice_of_the_process_can_advise(delay: float) -> None:
-    """From the attacker review: the child inherited held the locks of the first use (the built-in rules',
-    the vocabulary's, pydantic's build of a deferred model) and hung in 10 forks of 30."""
+@pytest.mark.parametrize(
+    ("use", "delay"),
+    [("advise", d) for d in (0.0, 0.02, 0.05, 0.1, 0.15)]
+    + [(u, 0.01) for u in ("advise_many", "explain", "what_if", "lint")],
+)
+def test_a_child_forked_while_another_thread_makes_the_first_use_of_the_process_can_use_it(
+    use: str, delay: float
+) -> None:
+    """From the attacker reviews: the child inherited held the locks of the first use (the built-in rules',
+    the vocabulary's, pydantic's build of a deferred model, a lazily imported module's) and hung."""
     done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", FORK_DURING_FIRST_USE, str(delay)],
+        [sys.executable, "-W", "ignore", "-c", FORK_DURING_FIRST_USE, str(delay), use],
         capture_output=True,
         text=True,
         timeout=120,

@@ -56,6 +56,8 @@ def test_changing_the_history_of_the_state_handed_out_leaves_the_negotiation_as_
         n.state.history.append(Event(kind="concession", by="us", value=3.0))
         n.state.history.append("junk")  # type: ignore[arg-type]
         n.state.history.clear()
+        n.state.issues.append("junk")  # type: ignore[arg-type]
+        n.state.model_fields_set.discard("phase")
         assert n.to_json() == before and n.advise() == advice and len(n.history) == 1
         assert n.state == NegotiationState.model_validate(n.state.model_dump())
         assert n.state.model_fields_set == {"phase", "history"}
