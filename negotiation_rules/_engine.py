@@ -79,6 +79,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import durable_rules_engine as _drl
 
 from ._compiler import STAGE_TAG, CompiledRuleset, EngineRule, Pins, Shard
+from ._conditions import Condition
 from ._derived import derived
 from ._errors import EngineError, RulesetError
 from ._factcheck import FactCheck
@@ -152,6 +153,51 @@ def _fresh_sid(reserved: frozenset[int], taken: set[int]) -> str:
         if own not in taken and id_hash("sid-" + sid) not in reserved:
             taken.add(own)
             return sid
+
+
+#: The keys every stage fact has besides the ones its shard's rules read.
+_HEAD_KEYS = ("sid", "id", "t", "level")
+
+
+def _check_key_hashes(keys: set[str], ruleset: Ruleset) -> None:
+    """RulesetError when two fact keys have one ``id_hash``: durable-rules finds a fact's field by that
+    hash of its name alone (``getObjectProperty`` in its state.c), so a rule would read the other field.
+
+    Keys come from situation ids and from counts' conditions (a digest), so a user's rules can make
+    two alike: the situation, or the first rule, that reads the later key is named.
+    """
+    seen = {id_hash(key): key for key in _HEAD_KEYS}
+    for key in sorted(keys):
+        other = seen.setdefault(id_hash(key), key)
+        if other == key:
+            continue
+        for situation in ruleset.situations:
+            if key == f"{SITUATION_KEY}{situation.id}":
+                named = other.startswith(SITUATION_KEY)
+                shown = f"situation '{other[len(SITUATION_KEY) :]}'" if named else f"the fact key '{other}'"
+                raise RulesetError(
+                    f"durable-rules cannot tell situation '{situation.id}' from {shown} "
+                    "(their names have one 32-bit hash); rename the situation",
+                    file=situation.file,
+                    line=situation.line,
+                    rule_id=situation.id,
+                    kind="situation",
+                    code="engine-limit",
+                )
+        rule = next((r for r in ruleset.rules for c in (r.when, r.unless) if c and key in _keys_of(c)), None)
+        raise RulesetError(
+            f"durable-rules cannot tell the fact key '{key}' from '{other}' (their names have one 32-bit hash); "
+            "change the condition",
+            file=None if rule is None else rule.file,
+            line=None if rule is None else rule.line,
+            rule_id=None if rule is None else rule.id,
+            code="engine-limit",
+        )
+
+
+def _keys_of(cond: Condition) -> set[str]:
+    """The fact keys a condition's tests read."""
+    return {test.key for test in cond.leaves()}
 
 
 def encode_value(value: Any) -> str:
@@ -746,6 +792,7 @@ class Engine:
         self._situation_keys = {name: f"{SITUATION_KEY}{name}" for name in self.situation_ids}
         read = {key for engine in self.shards for key in engine.keys}
         situation_keys = set(self._situation_keys.values())
+        _check_key_hashes(read | situation_keys, ruleset)
         #: The keys of a fact the rules can read, each with its JSON prefix (comma first) and its
         #: fragments for true and false, in a fixed order.
         self._fact_keys = tuple(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from typing import Any
 
 import durable_rules_engine as drl
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from negotiation_rules import EngineError, NegotiationState, Ruleset, RulesetError, advise
+from negotiation_rules import EngineError, NegotiationState, Ruleset, RulesetError, advise, load_ruleset
 from negotiation_rules._compiler import MAX_RULES_PER_SHARD
 from negotiation_rules._engine import Engine, _ShardEngine, _whose, engine_for
 from negotiation_rules._examples import EXAMPLES
@@ -229,3 +230,27 @@ def test_a_rule_durable_rules_refuses_is_found_and_named(monkeypatch: pytest.Mon
     with pytest.raises(RulesetError, match="error code: 999") as info:
         Ruleset.from_text("rules:\n" + "\n".join(rows), file="big.yaml")
     assert info.value.rule_id == "synth.bad" and info.value.line == 59
+
+
+def test_two_situations_whose_names_durable_rules_hashes_alike_are_refused_at_load(tmp_path: Path) -> None:
+    """From the second attacker pass: durable-rules finds a fact's field by the 32-bit FNV-1a hash of its name
+    alone, and 'situation__zwlf' hashes like 'situation__2qdh': a rule on one read the other (wrong advice)."""
+    from negotiation_rules._engine import id_hash
+
+    assert id_hash("situation__zwlf") == id_hash("situation__2qdh")
+    source = "sources: [{document: d.txt, section: s}]"
+    (tmp_path / "collide.yaml").write_text(
+        "situations:\n"
+        "  - id: zwlf\n    when: {phase: opening}\n"
+        "  - id: 2qdh\n    when: {phase: bargaining}\n"
+        "rules:\n"
+        f"  - id: gen.on_a\n    tactic: gen.t\n    move: m\n    rationale: r\n    when: {{situation.zwlf: true}}\n"
+        f"    {source}\n"
+        f"  - id: gen.on_b\n    tactic: gen.u\n    move: m\n    rationale: r\n    when: {{situation.2qdh: true}}\n"
+        f"    {source}\n"
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(tmp_path / "collide.yaml")
+    assert info.value.code == "engine-limit" and info.value.kind == "situation"
+    assert info.value.rule_id in {"zwlf", "2qdh"} and info.value.line in {2, 4}
+    assert "32-bit hash" in str(info.value)
