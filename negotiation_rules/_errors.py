@@ -65,7 +65,7 @@ ERROR_CODES: dict[str, str] = {
     "no-source": "a rule without a source (a document and a section)",
     "situation-cycle": "situations that build on each other in a circle, or more than 100 levels deep",
     "catalog-tactic": "a rule file declares a tactic the catalog already has",
-    "engine-limit": "durable-rules cannot run the condition (too many alternatives or values, names it cannot tell apart)",
+    "engine-limit": "durable-rules cannot run the condition (too many alternatives or values, names it mixes up)",
     "unknown-playbook": "no playbook file or built-in playbook of that name",
     "load-error": "any other problem the loader refused",
 }
