@@ -170,7 +170,25 @@ def error_message(err: Mapping[str, Any], model: type[BaseModel] | None, loc: tu
         return f"{shown} is not one of {expected}{did_you_mean(str(err.get('input'))[:200], choices)}"
     if kind in _TYPE_ERRORS:
         return f"{_TYPE_ERRORS[kind]}, got {_shown(err.get('input'))} (values are not converted between types)"
+    ctx = err.get("ctx", {})
+    if kind in _BOUND_ERRORS:
+        words, key = _BOUND_ERRORS[kind]
+        got = f"{ctx['actual_length']:,}" if "actual_length" in ctx else _shown(err.get("input"))
+        return f"{words.format(ctx.get(key, '?'))}, got {got}"
+    if kind == "missing":
+        return "required: this field must be given"
     return str(err["msg"])
+
+
+#: pydantic's bound errors in the library's words (``{}`` is the bound) and the context key of the bound.
+_BOUND_ERRORS = {
+    "greater_than_equal": ("must be {} or more", "ge"),
+    "greater_than": ("must be more than {}", "gt"),
+    "less_than_equal": ("must be {} or less", "le"),
+    "less_than": ("must be less than {}", "lt"),
+    "string_too_long": ("at most {:,} characters", "max_length"),
+    "too_long": ("at most {:,} items", "max_length"),
+}
 
 
 def state_error_from(exc: ValidationError, model: type[BaseModel]) -> StateError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_a_state_is_immutable() -> None:
         ({"trsut": "low"}, "trsut", "did you mean 'trust'"),
         ({"counterpart": {"authority": "boss"}}, "counterpart.authority", "not one of"),
         ({"counterpart": {"autority": "full"}}, "counterpart.autority", "did you mean 'authority'"),
-        ({"alternatives": -1}, "alternatives", "greater than or equal to 0"),
+        ({"alternatives": -1}, "alternatives", "must be 0 or more"),
         ({"alternatives": "many"}, "alternatives", "whole number"),
         ({"history": [{"kind": "offer", "by": "me"}]}, "history[0].by", "not one of 'us' or 'them'"),
         ({"history": [{"kind": "offer"}]}, "history[0].by", "required"),
@@ -118,3 +119,20 @@ def test_the_latest_deadlock_or_agreement_event_sets_deadlock() -> None:
     settled = NegotiationState(history=[Event(kind="deadlock", by="them"), Event(kind="agreement", by="us")])
     assert effective_state(stuck).deadlock is True
     assert effective_state(settled).deadlock is False
+
+
+@pytest.mark.parametrize(
+    ("state", "path", "message"),
+    [
+        ({"alternatives": -1}, "alternatives", "must be 0 or more, got -1"),
+        ({"issues": [{}]}, "issues[0].name", "required: this field must be given"),
+        ({"issues": [{"name": "a"}] * 1001}, "issues", "at most 1,000 items, got 1,001"),
+    ],
+)
+def test_a_bound_or_a_missing_field_is_worded_by_the_library_not_by_pydantic(
+    state: dict[str, Any], path: str, message: str
+) -> None:
+    """From the newcomer review: these read 'Input should be greater than or equal to 0' and 'Field required'."""
+    with pytest.raises(StateError) as info:
+        advise(state)
+    assert info.value.path == path and info.value.reason == message
