@@ -35,7 +35,7 @@ def import_before_fork(*modules: str) -> None:
 
 def _before_fork() -> None:
     """Import the registered modules, then build the registered models (those the imports registered too)."""
-    for name in list(_modules):
+    for name in dict.fromkeys(_modules):  # a module several places register is imported once
         importlib.import_module(name)  # waits for an import of it under way in another thread
     for model in list(_models):
         if not model.__pydantic_complete__:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,17 @@ def ruleset_from(write_rules: Callable[..., Path]) -> Callable[..., Ruleset]:
         return load_ruleset(write_rules(**files))
 
     return make
+
+
+def forked_answer(target: Callable[..., None], *args: Any) -> Any:
+    """What ``target(queue, *args)`` puts on its queue in a forked child; the test fails if the child hangs or fails."""
+    queue = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(target=target, args=(queue, *args))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked child hung")
+    assert child.exitcode == 0
+    return queue.get(timeout=5)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-import multiprocessing
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from negotiation_rules._batch import advise_many
 from negotiation_rules._engine import Engine, _ShardEngine, engine_for, live_handles
 from negotiation_rules._examples import EXAMPLES
 from negotiation_rules._ruleset import builtin_ruleset
+from tests.conftest import forked_answer
 
 STATES: list[NegotiationState] = [state for _, state in EXAMPLES.values()] + [
     NegotiationState(phase="opening", trust="low"),
@@ -237,19 +237,9 @@ def test_a_process_forked_while_threads_advise_can_advise() -> None:
     threads = [threading.Thread(target=busy) for _ in range(4)]
     for thread in threads:
         thread.start()
-    context = multiprocessing.get_context("fork")
     try:
         for _ in range(6):
-            queue = context.Queue()
-            child = context.Process(target=_fork_child, args=(queue,))
-            child.start()
-            child.join(30)
-            if child.is_alive():
-                child.kill()
-                child.join()
-                pytest.fail("the forked child hung")
-            assert child.exitcode == 0
-            assert queue.get(timeout=5) == want
+            assert forked_answer(_fork_child) == want
     finally:
         stop.set()
         for thread in threads:

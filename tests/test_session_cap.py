@@ -26,6 +26,7 @@ from negotiation_rules._engine import (
     session_limit,
 )
 from negotiation_rules._ruleset import builtin_ruleset
+from tests.conftest import forked_answer
 
 from .test_reliability import CHAIN, Interrupting
 
@@ -264,20 +265,10 @@ def test_a_process_forked_while_callers_wait_in_line_can_advise(monkeypatch: pyt
     threads = [threading.Thread(target=busy) for _ in range(4)]
     for thread in threads:
         thread.start()
-    context = multiprocessing.get_context("fork")
     try:
         waiting(engine, 1)
         for _ in range(4):
-            queue = context.Queue()
-            child = context.Process(target=_fork_child, args=(queue, rules))
-            child.start()
-            child.join(30)
-            if child.is_alive():
-                child.kill()
-                child.join()
-                pytest.fail("the forked child hung")
-            assert child.exitcode == 0
-            assert queue.get(timeout=5) == want
+            assert forked_answer(_fork_child, rules) == want
     finally:
         stop.set()
         for thread in threads:
